@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup install migrate messages makemessages seed lint format check clean
+
+run: setup
+	@$(VENV)/bin/honcho -f Procfile.dev start
+
+test: install messages
+	@mkdir -p var
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: install messages
+	@mkdir -p var
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+
+$(PY):
+	"$$(scripts/find-python312)" -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+messages: install
+	@$(MANAGE) compilemessages --ignore '.venv' -v 0
+
+makemessages: install
+	$(MANAGE) makemessages -l zh_Hans -l en --ignore '.venv/*' --ignore 'var/*' --no-obsolete
+	$(PY) scripts/fill_en_po.py locale/en/LC_MESSAGES/django.po
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var staticfiles

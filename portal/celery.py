@@ -1,0 +1,26 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic work is declared here, in code, so every deployment runs the same schedule.
+app.conf.beat_schedule = {
+    "expire-stale-invitations": {
+        "task": "portal.tasks.expire_stale_invitations",
+        "schedule": 3600.0,
+    },
+}
+
+
+@app.on_after_finalize.connect
+def _ensure_broker_folders(sender, **kwargs):
+    # The filesystem transport of the quick start needs its folders before the first message.
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)

@@ -1,0 +1,93 @@
+from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
+
+from portal.roles import needs_mfa
+from portal.services import SESSION_ACTIVE_FIRM
+
+
+def _resolve_active_membership(request):
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    from portal.selectors import memberships_of
+
+    memberships = list(memberships_of(user))
+    if not memberships:
+        return None
+    wanted = request.session.get(SESSION_ACTIVE_FIRM)
+    for membership in memberships:
+        if membership.firm_id == wanted:
+            return membership
+    return memberships[0]
+
+
+class ActiveFirmMiddleware:
+    """Exposes ``request.membership`` and ``request.firm``: the firm the user is working for now."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.membership = SimpleLazyObject(lambda: _resolve_active_membership(request))
+        request.firm = SimpleLazyObject(
+            lambda: request.membership.firm if request.membership else None
+        )
+        return self.get_response(request)
+
+
+class RequireMFAMiddleware:
+    """Staff and officers without a TOTP authenticator are sent to set one up before anything
+    else; only the account pages (to enrol, log out) and static files stay reachable."""
+
+    ALWAYS_ALLOWED_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/healthz", "/dev/outbox/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            settings.PORTAL_REQUIRE_MFA
+            and not request.path.startswith(self.ALWAYS_ALLOWED_PREFIXES)
+            and needs_mfa(request.user)
+            and not _has_totp(request.user)
+        ):
+            return redirect(f"{reverse('mfa_activate_totp')}?next={request.get_full_path()}")
+        return self.get_response(request)
+
+
+def _has_totp(user) -> bool:
+    cached = getattr(user, "_has_totp", None)
+    if cached is None:
+        from allauth.mfa.models import Authenticator
+
+        cached = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        user._has_totp = cached
+    return cached
+
+
+class PortalLocaleMiddleware:
+    """Chooses the language from the language cookie, then the user's saved preference, then
+    Simplified Chinese. The browser's Accept-Language is deliberately ignored: the portal's
+    audience is Chinese first, and English is an explicit choice."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        supported = {code for code, _name in settings.LANGUAGES}
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language not in supported:
+            user = getattr(request, "user", None)
+            preferred = getattr(user, "preferred_language", "") if user else ""
+            language = preferred if preferred in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ["Cookie"])
+        return response

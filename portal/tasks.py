@@ -1,0 +1,54 @@
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from portal.models import Invitation
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_invitation_email(self, invitation_id: int) -> bool:
+    """Mail the invitation once; re-running after it was sent does nothing."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("firm", "invited_by")
+            .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True)
+            .first()
+        )
+        if invitation is None:
+            return False
+        base_url = settings.PORTAL_BASE_URL.rstrip("/")
+        accept_url = base_url + reverse("portal:invitation_accept", args=[invitation.token])
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = render_to_string(
+                "emails/invitation_subject.txt", {"invitation": invitation}
+            ).strip()
+            body = render_to_string(
+                "emails/invitation_body.txt", {"invitation": invitation, "accept_url": accept_url}
+            )
+        send_mail(subject, body, None, [invitation.email])
+        Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
+    return True
+
+
+@shared_task
+def expire_stale_invitations() -> int:
+    """Revoke invitations past their expiry so owners see only live ones."""
+    now = timezone.now()
+    return Invitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lt=now
+    ).update(revoked_at=now)
+
+
+@shared_task
+def ping_database() -> bool:
+    """Used by health checks and tests: proves a worker can reach the database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return True

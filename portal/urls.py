@@ -1,0 +1,28 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from portal import officer_views, views
+
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "IP Insurance Portal"
+admin.site.site_title = "IP Insurance Portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("robots.txt", views.robots_txt),
+    path("accounts/", include("allauth.urls")),
+    path("app/", include("portal.urls_app")),
+    path("officer/", include((officer_views.urlpatterns, "officer"))),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # Answers 404 unless DEBUG is on; see views.dev_outbox.
+    path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
+]
+
+handler403 = "portal.views.error_403"
+handler404 = "portal.views.error_404"
+handler500 = "portal.views.error_500"
