@@ -9,11 +9,7 @@ def navigation(request):
     user = getattr(request, "user", None)
 
     def memberships():
-        if user is None or not user.is_authenticated:
-            return []
-        from portal.selectors import memberships_of
-
-        return list(memberships_of(user))
+        return getattr(request, "memberships", [])
 
     def staff_roles():
         if user is None:

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import SimpleLazyObject
 
 from portal.roles import needs_mfa
 from portal.services import SESSION_ACTIVE_FIRM
@@ -11,30 +10,31 @@ from portal.services import SESSION_ACTIVE_FIRM
 def _resolve_active_membership(request):
     user = request.user
     if not user.is_authenticated:
-        return None
+        return [], None
     from portal.selectors import memberships_of
 
     memberships = list(memberships_of(user))
     if not memberships:
-        return None
+        return memberships, None
     wanted = request.session.get(SESSION_ACTIVE_FIRM)
     for membership in memberships:
         if membership.firm_id == wanted:
-            return membership
-    return memberships[0]
+            return memberships, membership
+    return memberships, memberships[0]
 
 
 class ActiveFirmMiddleware:
-    """Exposes ``request.membership`` and ``request.firm``: the firm the user is working for now."""
+    """Sets ``request.memberships``, ``request.membership`` and ``request.firm`` (the firm the user
+    works for now, or None). One query for a signed-in user, none for a visitor."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request.membership = SimpleLazyObject(lambda: _resolve_active_membership(request))
-        request.firm = SimpleLazyObject(
-            lambda: request.membership.firm if request.membership else None
-        )
+        memberships, membership = _resolve_active_membership(request)
+        request.memberships = memberships
+        request.membership = membership
+        request.firm = membership.firm if membership else None
         return self.get_response(request)
 
 

@@ -200,15 +200,22 @@ MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", "IP Insurance Portal")
 PORTAL_REQUIRE_MFA = env.bool("PORTAL_REQUIRE_MFA", True)
 
 # --- Mail -------------------------------------------------------------------------------------
-if PRODUCTION:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-else:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", "portal.mail.DevOutboxBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1, maximum=65535)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+# Development mail is printed and kept for the dev outbox page; production talks SMTP.
+_mail_backend = env.str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "portal.mail.DevOutboxBackend",
+)
+_mail_options = {}
+if _mail_backend.endswith("smtp.EmailBackend"):
+    _mail_options = {
+        "host": env.str("EMAIL_HOST", "localhost"),
+        "port": env.int("EMAIL_PORT", 25, minimum=1, maximum=65535),
+        "username": env.str("EMAIL_HOST_USER", ""),
+        "password": env.str("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env.bool("EMAIL_USE_TLS", False),
+        "timeout": env.int("EMAIL_TIMEOUT", 20, minimum=1),
+    }
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "noreply@ip-insurance.example")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
