@@ -16,6 +16,7 @@ test: install messages
 
 setup: install messages
 	@mkdir -p var
+	$(MANAGE) ensure_database
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 
