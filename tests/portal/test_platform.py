@@ -297,3 +297,44 @@ def test_every_demo_role_can_log_in(client):
         assert client.session.get("_auth_user_id") == str(User.objects.get(email=account.email).pk)
 
 
+
+
+@pytest.mark.django_db
+def test_password_reset_mails_a_working_link(client, applicant_a):
+    import re
+
+    from django.core import mail
+
+    response = client.post(reverse("account_reset_password"), {"email": applicant_a.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+)", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    response = client.get(link.group(1), follow=True)
+    assert response.status_code == 200
+    response = client.post(
+        response.redirect_chain[-1][0] if response.redirect_chain else link.group(1),
+        {"password1": "brand-New-pass-77", "password2": "brand-New-pass-77"},
+    )
+    assert response.status_code == 302
+    applicant_a.refresh_from_db()
+    assert applicant_a.check_password("brand-New-pass-77")
+
+
+@pytest.mark.django_db
+def test_signup_confirmation_link_verifies_and_logs_in(client):
+    import re
+
+    from allauth.account.models import EmailAddress
+    from django.core import mail
+
+    client.post(
+        reverse("account_signup"),
+        {"email": "fresh@example.test", "password1": "a-Long-pass-2026", "password2": "a-Long-pass-2026"},
+    )
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+)", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    response = client.post(link.group(1))
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(email="fresh@example.test").verified
+    assert client.get("/app/").status_code == 200
