@@ -186,9 +186,10 @@ def _user(account: DemoAccount, password: str, created: list) -> User:
         created.append(account.email)
     if not EmailAddress.objects.filter(user=user, email=account.email).exists():
         EmailAddress.objects.create(user=user, email=account.email, verified=True, primary=True)
-    if account.mfa and not Authenticator.objects.filter(
-        user=user, type=Authenticator.Type.TOTP
-    ).exists():
+    if (
+        account.mfa
+        and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    ):
         TOTP.activate(user, DEMO_TOTP_SECRET)
     return user
 
@@ -227,7 +228,9 @@ def seed_demo(password: str | None = None) -> dict:
                     continue
                 asset = IPAsset(firm=firm, legal_status=LegalStatus.GRANTED, **asset_spec)
                 if asset.kind == AssetKind.PATENT:
-                    asset.expiry_date = ipnumbers.patent_expiry(asset.patent_type, asset.filing_date)
+                    asset.expiry_date = ipnumbers.patent_expiry(
+                        asset.patent_type, asset.filing_date
+                    )
                 elif asset.kind == AssetKind.TRADEMARK:
                     asset.expiry_date = ipnumbers.trademark_expiry(asset.grant_date)
                 asset.full_clean()

@@ -90,7 +90,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 def validate_uscc(value):
     if not uscc.is_valid(value):
         raise ValidationError(
-            _("“%(value)s” is not a valid Unified Social Credit Code (18 characters with a check character)."),
+            _(
+                "“%(value)s” is not a valid Unified Social Credit Code "
+                "(18 characters with a check character)."
+            ),
             params={"value": value},
             code="invalid_uscc",
         )
@@ -111,14 +114,14 @@ class BilingualNameMixin(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self):
+        return self.name
+
     @property
     def name(self) -> str:
         if (get_language() or "").startswith("en") and self.name_en:
             return self.name_en
         return self.name_zh
-
-    def __str__(self):
-        return self.name
 
 
 class Firm(BilingualNameMixin):
@@ -212,7 +215,9 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         return (
-            self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
         )
 
 
@@ -268,7 +273,9 @@ class IPAsset(models.Model):
     family_countries = models.JSONField(_("countries of the family"), default=list, blank=True)
     licences_granted = models.PositiveIntegerField(_("licences granted"), default=0)
     nice_classes = models.JSONField(_("Nice classes"), default=list, blank=True)
-    work_kind = models.CharField(_("kind of work"), max_length=20, choices=WorkKind.choices, blank=True)
+    work_kind = models.CharField(
+        _("kind of work"), max_length=20, choices=WorkKind.choices, blank=True
+    )
     description = models.TextField(_("description"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

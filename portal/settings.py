@@ -9,7 +9,6 @@ transport-security setting so that ``manage.py check --deploy`` is clean.
 from pathlib import Path
 
 import dj_database_url
-from django.utils.translation import gettext_lazy as _
 
 from portal.env import Env
 
@@ -35,7 +34,9 @@ else:
     # Development-only key: never used when DJANGO_ENV=production.
     SECRET_KEY = env.str("DJANGO_SECRET_KEY", "django-insecure-development-key-not-for-production")
     DEBUG = env.bool("DJANGO_DEBUG", DJANGO_ENV == "development")
-    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+    ALLOWED_HOSTS = env.list(
+        "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
+    )
 
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -107,7 +108,11 @@ DATABASE_URL = env.url(
     {"sqlite", "postgres", "postgresql", "pgsql"},
     f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", 60, minimum=0))}
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", 60, minimum=0)
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -29,7 +29,9 @@ def applicant_required(view):
     @login_required
     def wrapped(request, *args, **kwargs):
         if request.firm is None:
-            messages.info(request, _("Register your firm first: everything you do here is for a firm."))
+            messages.info(
+                request, _("Register your firm first: everything you do here is for a firm.")
+            )
             return redirect("portal:firm_register")
         return view(request, *args, **kwargs)
 
@@ -266,9 +268,7 @@ def firm_switch(request):
 
 @login_required
 def invitation_accept(request, token):
-    invitation = (
-        Invitation.objects.select_related("firm", "invited_by").filter(token=token).first()
-    )
+    invitation = Invitation.objects.select_related("firm", "invited_by").filter(token=token).first()
     if invitation is None:
         raise Http404
     if request.method == "POST":
@@ -379,4 +379,3 @@ def error_500(request):
 def robots_txt(request):
     lines = ["User-agent: *", "Disallow: /app/", "Disallow: /officer/", "Disallow: /admin/"]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
-

@@ -78,13 +78,17 @@ def claims_handler(db):
 @pytest.fixture
 def officer_x(db):
     authority = AuthorityFactory(name_en="Authority X", region_code="320200")
-    return _with_totp(OfficerMembershipFactory(authority=authority, user__email="ox@example.test").user)
+    return _with_totp(
+        OfficerMembershipFactory(authority=authority, user__email="ox@example.test").user
+    )
 
 
 @pytest.fixture
 def officer_y(db):
     authority = AuthorityFactory(name_en="Authority Y", region_code="440300")
-    return _with_totp(OfficerMembershipFactory(authority=authority, user__email="oy@example.test").user)
+    return _with_totp(
+        OfficerMembershipFactory(authority=authority, user__email="oy@example.test").user
+    )
 
 
 @pytest.fixture

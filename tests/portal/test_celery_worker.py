@@ -23,7 +23,9 @@ def real_worker(settings):
     queue = f"test-{time.monotonic_ns()}"
     app.conf.task_default_queue = queue
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=10):
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=10
+        ):
             yield
     finally:
         app.conf.task_default_queue = "celery"

@@ -1,6 +1,5 @@
 """Health check, MFA for staff and officers, admin login through allauth, languages, history."""
 
-import json
 import time
 from unittest import mock
 
@@ -36,7 +35,9 @@ def test_healthz_reports_each_part_and_503_without_worker(client):
 
 @pytest.mark.django_db
 def test_healthz_ok_when_a_worker_answers(client):
-    with mock.patch("portal.celery.app.control.ping", return_value=[{"celery@host": {"ok": "pong"}}]):
+    with mock.patch(
+        "portal.celery.app.control.ping", return_value=[{"celery@host": {"ok": "pong"}}]
+    ):
         response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["worker"]["workers"] == ["celery@host"]
@@ -112,7 +113,11 @@ def test_signup_requires_email_verification_and_mail_lands_in_outbox(client, set
 
     response = client.post(
         reverse("account_signup"),
-        {"email": "new@example.test", "password1": "a-Long-pass-2026", "password2": "a-Long-pass-2026"},
+        {
+            "email": "new@example.test",
+            "password1": "a-Long-pass-2026",
+            "password2": "a-Long-pass-2026",
+        },
     )
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
@@ -151,7 +156,10 @@ def test_officer_workspace_only_for_officers(client, client_a, officer_x):
     client.force_login(officer_x)
     response = client.get("/officer/")
     assert response.status_code == 200
-    assert "Authority X" in response.content.decode() or "测试市知识产权局" in response.content.decode()
+    assert (
+        "Authority X" in response.content.decode()
+        or "测试市知识产权局" in response.content.decode()
+    )
 
 
 @pytest.mark.django_db
@@ -228,7 +236,14 @@ def test_history_from_admin_records_staff_user(client, underwriter):
     assert page.status_code == 200
     form = page.context["adminform"].form
     data = {name: form.initial.get(name) for name in form.fields}
-    data.update({"title": "由管理员修改", "firm": asset.firm_id, "family_countries": "[]", "nice_classes": "[]"})
+    data.update(
+        {
+            "title": "由管理员修改",
+            "firm": asset.firm_id,
+            "family_countries": "[]",
+            "nice_classes": "[]",
+        }
+    )
     data = {k: ("" if v is None else v) for k, v in data.items()}
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -297,8 +312,6 @@ def test_every_demo_role_can_log_in(client):
         assert client.session.get("_auth_user_id") == str(User.objects.get(email=account.email).pk)
 
 
-
-
 @pytest.mark.django_db
 def test_password_reset_mails_a_working_link(client, applicant_a):
     import re
@@ -330,7 +343,11 @@ def test_signup_confirmation_link_verifies_and_logs_in(client):
 
     client.post(
         reverse("account_signup"),
-        {"email": "fresh@example.test", "password1": "a-Long-pass-2026", "password2": "a-Long-pass-2026"},
+        {
+            "email": "fresh@example.test",
+            "password1": "a-Long-pass-2026",
+            "password2": "a-Long-pass-2026",
+        },
     )
     link = re.search(r"http://testserver(/accounts/confirm-email/\S+)", mail.outbox[0].body)
     assert link, mail.outbox[0].body

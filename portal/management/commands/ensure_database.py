@@ -24,6 +24,8 @@ class Command(BaseCommand):
         except psycopg.OperationalError as error:
             if "does not exist" not in str(error):
                 raise CommandError(f"Cannot reach PostgreSQL: {error}") from error
-        with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **params) as conn:
+        with psycopg.connect(
+            dbname="postgres", autocommit=True, connect_timeout=5, **params
+        ) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
         self.stdout.write(f"Created database {db['NAME']}.")
