@@ -14,6 +14,13 @@ class DateInput(forms.DateInput):
 
 
 class FirmForm(forms.ModelForm):
+    # Longer than the 18 stored characters: people paste the code with spaces or hyphens, which
+    # clean_uscc() removes before the model checks the length and the check character.
+    uscc = forms.CharField(
+        label=Firm._meta.get_field("uscc").verbose_name,
+        max_length=30,
+        help_text=_("The 18-character code on the business licence."),
+    )
     qualifications = forms.MultipleChoiceField(
         label=_("Qualifications"),
         choices=Qualification.choices,
@@ -34,7 +41,6 @@ class FirmForm(forms.ModelForm):
             "qualifications",
         ]
         help_texts = {
-            "uscc": _("The 18-character code on the business licence."),
             "region_code": _("Six digits, e.g. 320200 (Wuxi) or 110108 (Haidian, Beijing)."),
         }
 
@@ -189,7 +195,7 @@ class IPAssetForm(forms.ModelForm):
             self.fields["number"].required = kind != AssetKind.GEOGRAPHICAL_INDICATION
         if kind == AssetKind.PATENT:
             self.fields["number"].help_text = _(
-                "For example ZL201510012345.6 — the check character after the dot is verified."
+                "For example ZL201510012345.3 — the check character after the dot is verified."
             )
             self.fields["patent_type"].required = False
             self.fields["patent_type"].help_text = _("Read from the number when left empty.")
@@ -238,7 +244,7 @@ class IPAssetForm(forms.ModelForm):
             if from_number != cleaned["patent_type"]:
                 self.add_error(
                     "patent_type",
-                    _("The number says this is a %(type)s patent.")
+                    _("According to its number this patent is of type: %(type)s.")
                     % {"type": PatentType(from_number).label},
                 )
         filing, grant = cleaned.get("filing_date"), cleaned.get("grant_date")

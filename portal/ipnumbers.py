@@ -8,6 +8,7 @@ from the left, modulo 11, with 10 written as ``X``. Numbers are often written wi
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -19,12 +20,16 @@ PATENT_TYPE_BY_DIGIT = {
     "3": "design",
 }
 
-_PATENT_RE = re.compile(r"^(?:ZL|CN)?(\d{8}|\d{12})\.?([0-9X])$")
-_TRADEMARK_RE = re.compile(r"^\d{1,9}$")
-_SOFTWARE_COPYRIGHT_RE = re.compile(r"^(19|20)\d{2}SR\d{6,7}$")
-_WORK_COPYRIGHT_RE = re.compile(r"^(国作登字|[\u4e00-\u9fff]{1,3}作登字)-?(19|20)\d{2}-?[A-Z]-?\d{6,8}$")
-_PLANT_VARIETY_RE = re.compile(r"^CNA\d{6,12}\.?\d?$")
-_IC_LAYOUT_RE = re.compile(r"^(BS\.?)?\d{8,9}\.?[0-9X]$")
+# re.ASCII: ``\d`` means 0-9 only. Other scripts' digits must not slip into stored numbers (they
+# would also dodge the one-number-per-firm constraint); full-width input is folded by ``_squash``.
+_PATENT_RE = re.compile(r"^(?:ZL|CN)?(\d{8}|\d{12})\.?([0-9X])$", re.ASCII)
+_TRADEMARK_RE = re.compile(r"^\d{1,9}$", re.ASCII)
+_SOFTWARE_COPYRIGHT_RE = re.compile(r"^(19|20)\d{2}SR\d{6,7}$", re.ASCII)
+_WORK_COPYRIGHT_RE = re.compile(
+    r"^(国作登字|[\u4e00-\u9fff]{1,3}作登字)-?(19|20)\d{2}-?[A-Z]-?\d{6,8}$", re.ASCII
+)
+_PLANT_VARIETY_RE = re.compile(r"^CNA\d{6,12}\.?\d?$", re.ASCII)
+_IC_LAYOUT_RE = re.compile(r"^(BS\.?)?\d{8,9}\.?[0-9X]$", re.ASCII)
 
 
 class InvalidNumber(ValueError):
@@ -61,7 +66,10 @@ class PatentNumber:
 
 
 def _squash(raw: str) -> str:
-    return re.sub(r"[\s\u3000]", "", raw or "").upper().replace("．", ".")
+    """Fold full-width input from Chinese input methods (ＺＬ２０１５…．３, ideographic spaces)
+    to ASCII, drop white space and upper-case."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    return re.sub(r"\s", "", text).upper()
 
 
 def patent_check_character(digits: str) -> str:

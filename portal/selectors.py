@@ -44,7 +44,9 @@ def asset_counts_by_kind(firm) -> dict[str, int]:
 
 
 def firm_members(firm):
-    return Membership.objects.filter(firm=firm).select_related("user").order_by("role", "user__email")
+    return (
+        Membership.objects.filter(firm=firm).select_related("user").order_by("role", "user__email")
+    )
 
 
 def open_invitations(firm):

@@ -1,5 +1,6 @@
 """Writes of the shared kernel: firms, memberships, invitations and IP assets."""
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,7 +70,8 @@ def invitation_create(*, firm: Firm, actor: User, email: str, role: str) -> Invi
             existing.role = role
             existing.expires_at = Invitation._meta.get_field("expires_at").default()
             existing.invited_by = actor
-            existing.save(update_fields=["role", "expires_at", "invited_by"])
+            existing.sent_at = None  # so that the task mails the renewed invitation again
+            existing.save(update_fields=["role", "expires_at", "invited_by", "sent_at"])
             invitation = existing
         else:
             invitation = Invitation.objects.create(
@@ -134,7 +136,7 @@ def number_error_message(error: ipnumbers.InvalidNumber) -> str:
     messages = {
         "patent_format": _(
             "A Chinese patent number has 12 digits (8 for filings before 2003), a dot and a "
-            "check character, for example ZL201510012345.6; a ZL or CN prefix is optional."
+            "check character, for example ZL201510012345.3; a ZL or CN prefix is optional."
         ),
         "patent_type_digit": _(
             "The type digit of this patent number is not 1, 2, 3, 8 or 9 (invention, utility "
@@ -189,19 +191,34 @@ def _derive_asset_fields(asset: IPAsset) -> None:
         asset.legal_status = LegalStatus.EXPIRED
 
 
+def _duplicate_asset_error(asset: IPAsset) -> DomainError:
+    return DomainError(
+        _("This firm already has a %(kind)s with number %(number)s.")
+        % {"kind": asset.get_kind_display(), "number": asset.number},
+        code="duplicate",
+    )
+
+
 def _save_asset(asset: IPAsset, actor: User) -> IPAsset:
     _derive_asset_fields(asset)
-    asset.full_clean()
+    # Constraints are checked below and by the database: full_clean() would report the
+    # one-number-per-firm constraint as a ValidationError that no caller expects.
+    try:
+        asset.full_clean(validate_constraints=False)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages)) from None
+    if asset.number:
+        same_number = IPAsset.objects.filter(
+            firm_id=asset.firm_id, kind=asset.kind, number=asset.number
+        ).exclude(pk=asset.pk)
+        if same_number.exists():
+            raise _duplicate_asset_error(asset)
     with acting_as(actor):
         try:
             with transaction.atomic():
                 asset.save()
-        except IntegrityError:
-            raise DomainError(
-                _("This firm already has a %(kind)s with number %(number)s.")
-                % {"kind": asset.get_kind_display(), "number": asset.number},
-                code="duplicate",
-            ) from None
+        except IntegrityError:  # a concurrent save took the number first
+            raise _duplicate_asset_error(asset) from None
     return asset
 
 
@@ -228,4 +245,3 @@ def ip_asset_delete(*, asset: IPAsset, actor: User) -> None:
     _require_member(firm=asset.firm, user=actor)
     with acting_as(actor):
         asset.delete()
-
