@@ -355,3 +355,24 @@ def test_signup_confirmation_link_verifies_and_logs_in(client):
     assert response.status_code == 302
     assert EmailAddress.objects.get(email="fresh@example.test").verified
     assert client.get("/app/").status_code == 200
+
+
+def test_server_error_page_is_bilingual_and_self_contained(rf):
+    from portal.views import error_500
+
+    response = error_500(rf.get("/"))
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "服务器错误" in body and "Server error" in body
+    assert "{%" not in body
+
+
+@pytest.mark.django_db
+def test_member_may_not_open_owner_pages(client, firm_a):
+    from tests.factories import MembershipFactory
+
+    member = MembershipFactory(firm=firm_a, role="member").user
+    client.force_login(member)
+    response = client.get("/app/firm/edit/")
+    assert response.status_code == 403
+    assert "<html" in response.content.decode()
