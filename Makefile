@@ -19,6 +19,7 @@ setup: install messages
 	$(MANAGE) ensure_database
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
+	$(MANAGE) seed_catalogue
 
 $(PY):
 	"$$(scripts/find-python312)" -m venv $(VENV)
