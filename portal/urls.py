@@ -12,6 +12,7 @@ admin.site.site_title = "IP Insurance Portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("products/", include("underwriting.urls")),
     path("robots.txt", views.robots_txt),
     path("accounts/", include("allauth.urls")),
     path("app/", include("portal.urls_app")),
