@@ -14,6 +14,8 @@ app.conf.beat_schedule = {
         "task": "portal.tasks.expire_stale_invitations",
         "schedule": 3600.0,
     },
+    "expire-quotes": {"task": "underwriting.tasks.expire_quotes", "schedule": 3600.0},
+    "sweep-quote-pdfs": {"task": "underwriting.tasks.sweep_quote_pdfs", "schedule": 300.0},
 }
 
 

@@ -289,3 +289,8 @@ LOGGING = {
 PORTAL_DEMO_PASSWORD = env.str("PORTAL_DEMO_PASSWORD", "demo-portal-2026")
 HEALTHZ_WORKER_TIMEOUT = float(env.int("HEALTHZ_WORKER_TIMEOUT_MS", 1500, minimum=100)) / 1000
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+
+# Underwriting: how long a quote stays open, and the largest sum insured an underwriter without
+# an authority record may quote alone.
+QUOTE_VALIDITY_DAYS = env.int("QUOTE_VALIDITY_DAYS", 30, minimum=1)
+UNDERWRITER_DEFAULT_AUTHORITY = env.str("UNDERWRITER_DEFAULT_AUTHORITY", "1000000")

@@ -52,3 +52,32 @@ def ping_database() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return True
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_notification_emails(self, notification_ids: list[int]) -> int:
+    """Mail each notification once; a re-run skips those already mailed."""
+    from portal.models import Notification
+
+    sent = 0
+    base_url = settings.PORTAL_BASE_URL.rstrip("/")
+    for notification_id in notification_ids:
+        with transaction.atomic():
+            notification = (
+                Notification.objects.select_for_update()
+                .select_related("user")
+                .filter(pk=notification_id, emailed_at__isnull=True)
+                .first()
+            )
+            if notification is None:
+                continue
+            language = notification.user.preferred_language or settings.LANGUAGE_CODE
+            with translation.override(language):
+                body = render_to_string(
+                    "emails/notification_body.txt",
+                    {"notification": notification, "base_url": base_url},
+                )
+            send_mail(notification.title, body, None, [notification.user.email])
+            Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
+            sent += 1
+    return sent

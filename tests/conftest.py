@@ -1,6 +1,10 @@
+import time
+
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
+from celery.contrib.testing.worker import start_worker
 
+from portal.celery import app as celery_app
 from tests.factories import (
     AuthorityFactory,
     FirmFactory,
@@ -101,3 +105,29 @@ def client_a(client, applicant_a):
 def client_b(client, applicant_b):
     client.force_login(applicant_b)
     return client
+
+
+@pytest.fixture
+def real_worker(settings):
+    app = celery_app
+    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # A queue of our own so that a worker left running by `make run` cannot take the message.
+    queue = f"test-{time.monotonic_ns()}"
+    app.conf.task_default_queue = queue
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=10
+        ):
+            yield
+    finally:
+        app.conf.task_default_queue = "celery"
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

@@ -29,5 +29,32 @@ class UnderwritingConfig(AppConfig):
         ]
         # Product managers write the catalogue; underwriters and claims handlers read it.
         roles.GROUP_PERMISSIONS[roles.PRODUCT_MANAGER] += view + edit
+        # Questionnaires and rules are product data too.
+        roles.GROUP_PERMISSIONS[roles.PRODUCT_MANAGER] += [
+            f"underwriting.{action}_{model}"
+            for model in ("questionnaire", "underwritingrule")
+            for action in ("view", "add", "change", "delete")
+        ]
         for group in (roles.UNDERWRITER, roles.SENIOR_UNDERWRITER, roles.CLAIMS_HANDLER):
-            roles.GROUP_PERMISSIONS[group] += view
+            roles.GROUP_PERMISSIONS[group] += view + [
+                "underwriting.view_questionnaire",
+                "underwriting.view_underwritingrule",
+            ]
+        # Underwriters work the referral queue; seniors also approve quotes above an
+        # underwriter's authority and set authorities.
+        underwriting = [
+            "underwriting.view_application",
+            "underwriting.change_application",
+            "underwriting.view_quote",
+            "underwriting.view_underwriterauthority",
+        ]
+        roles.GROUP_PERMISSIONS[roles.UNDERWRITER] += underwriting
+        roles.GROUP_PERMISSIONS[roles.SENIOR_UNDERWRITER] += underwriting + [
+            "underwriting.approve_quote",
+            "underwriting.add_underwriterauthority",
+            "underwriting.change_underwriterauthority",
+        ]
+        roles.GROUP_PERMISSIONS[roles.CLAIMS_HANDLER] += [
+            "underwriting.view_application",
+            "underwriting.view_quote",
+        ]

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class LiabilityClass(models.TextChoices):
@@ -45,3 +46,93 @@ CLAUSE_TRANSITIONS = {
     ClauseStatus.DRAFT: {ClauseStatus.PUBLISHED},
     ClauseStatus.PUBLISHED: set(),
 }
+
+
+class QuestionnaireKind(models.TextChoices):
+    VALUATION = "valuation", _("Patent valuation")
+    RISK = "risk", _("Risk")
+
+
+class RuleOutcome(models.TextChoices):
+    # Ordered by precedence: one decline outweighs any number of referrals.
+    DECLINE = "decline", _("Decline")
+    REFER = "refer", _("Refer to an underwriter")
+    EXCLUDE = "exclude", _("Add a special exclusion")
+
+
+class ApplicationStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    REFERRED = "referred", _("With an underwriter")
+    INFO_REQUESTED = "info_requested", _("Question for you")
+    QUOTED = "quoted", _("Quoted")
+    DECLINED = "declined", _("Declined")
+    ACCEPTED = "accepted", _("Quote accepted")
+    EXPIRED = "expired", _("Quote expired")
+    WITHDRAWN = "withdrawn", pgettext_lazy("application status", "Withdrawn")
+
+
+APPLICATION_TRANSITIONS = {
+    ApplicationStatus.DRAFT: {ApplicationStatus.SUBMITTED, ApplicationStatus.WITHDRAWN},
+    ApplicationStatus.SUBMITTED: {
+        ApplicationStatus.QUOTED,
+        ApplicationStatus.REFERRED,
+        ApplicationStatus.DECLINED,
+    },
+    ApplicationStatus.REFERRED: {
+        ApplicationStatus.QUOTED,
+        ApplicationStatus.DECLINED,
+        ApplicationStatus.INFO_REQUESTED,
+        ApplicationStatus.WITHDRAWN,
+    },
+    ApplicationStatus.INFO_REQUESTED: {ApplicationStatus.SUBMITTED, ApplicationStatus.WITHDRAWN},
+    ApplicationStatus.QUOTED: {
+        ApplicationStatus.ACCEPTED,
+        ApplicationStatus.EXPIRED,
+        ApplicationStatus.WITHDRAWN,
+    },
+    ApplicationStatus.DECLINED: set(),
+    ApplicationStatus.ACCEPTED: set(),
+    ApplicationStatus.EXPIRED: set(),
+    ApplicationStatus.WITHDRAWN: set(),
+}
+# Statuses in which the applicant may still change answers.
+APPLICATION_EDITABLE = {ApplicationStatus.DRAFT}
+
+
+class QuoteStatus(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", _("Awaiting a senior underwriter")
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    EXPIRED = "expired", _("Expired")
+    WITHDRAWN = "withdrawn", pgettext_lazy("quote status", "Withdrawn")
+    SUPERSEDED = "superseded", _("Replaced by a later quote")
+    REJECTED = "rejected", _("Not approved")
+
+
+QUOTE_TRANSITIONS = {
+    QuoteStatus.PENDING_APPROVAL: {
+        QuoteStatus.OFFERED,
+        QuoteStatus.REJECTED,
+        QuoteStatus.SUPERSEDED,
+        QuoteStatus.WITHDRAWN,
+    },
+    QuoteStatus.OFFERED: {
+        QuoteStatus.ACCEPTED,
+        QuoteStatus.EXPIRED,
+        QuoteStatus.WITHDRAWN,
+        QuoteStatus.SUPERSEDED,
+    },
+    QuoteStatus.ACCEPTED: set(),
+    QuoteStatus.EXPIRED: set(),
+    QuoteStatus.WITHDRAWN: set(),
+    QuoteStatus.SUPERSEDED: set(),
+    QuoteStatus.REJECTED: set(),
+}
+
+
+class DocumentStatus(models.TextChoices):
+    NONE = "none", _("Not requested")
+    QUEUED = "queued", _("Being prepared")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")

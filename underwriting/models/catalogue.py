@@ -17,6 +17,20 @@ from underwriting.choices import (
     ProductStatus,
 )
 
+__all__ = [
+    "ClauseVersion",
+    "CoefficientOption",
+    "CoefficientTable",
+    "Insurer",
+    "Product",
+    "ProductInsurer",
+    "PublishedClauseError",
+    "RatingSection",
+    "Rider",
+    "RiderFactor",
+    "pick_language",
+]
+
 
 def pick_language(value) -> str:
     """Text of a {"zh": ..., "en": ...} dict in the active language, falling back to Chinese."""
@@ -59,6 +73,15 @@ class Product(BilingualNameMixin):
     )
     insurers = models.ManyToManyField(Insurer, through="ProductInsurer", related_name="products")
     position = models.PositiveIntegerField(_("position"), default=0)
+    # Loss cover pays for what a right is worth: the sum insured may not exceed this share of
+    # the assessed value (empty: no cap).
+    value_cap_percent = models.DecimalField(
+        _("sum insured cap (percent of assessed value)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     history = HistoricalRecords()
 
     class Meta:

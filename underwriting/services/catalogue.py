@@ -59,6 +59,25 @@ def _require_draft(version: ClauseVersion) -> None:
         )
 
 
+__all__ = [
+    "clause_version_text",
+    "rating_snapshot",
+    "clause_version_snapshot",
+    "clause_versions_compare",
+    "clause_version_create_draft",
+    "clause_version_update",
+    "rating_row_save",
+    "rating_row_delete",
+    "clause_version_problems",
+    "clause_version_publish",
+    "product_publish",
+    "product_withdraw",
+    "rider_publish",
+    "rider_withdraw",
+    "premium_quote",
+]
+
+
 # --- Text, snapshot, comparison ---------------------------------------------------------------
 
 

@@ -1,0 +1,4 @@
+"""Every write the underwriting app knows by name. Views, admin, API and tasks call these."""
+
+from underwriting.services.applications import *  # noqa: F403
+from underwriting.services.catalogue import *  # noqa: F403
