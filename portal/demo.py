@@ -6,10 +6,12 @@ second run writes nothing (no new rows, no history entries, passwords untouched)
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -59,6 +61,13 @@ STAFF_GROUP_BY_EMAIL = {
     "senior-underwriter@demo.example": [UNDERWRITER, SENIOR_UNDERWRITER],
     "claims@demo.example": [CLAIMS_HANDLER],
     "product@demo.example": [PRODUCT_MANAGER],
+}
+
+# How far each demo underwriter may go alone (largest sum insured, largest loading or discount
+# in %); above it a senior underwriter approves the quote.
+UNDERWRITER_AUTHORITY_BY_EMAIL = {
+    "underwriter@demo.example": (Decimal("1000000.00"), Decimal("20.00")),
+    "senior-underwriter@demo.example": (Decimal("20000000.00"), Decimal("40.00")),
 }
 
 FIRMS = [
@@ -207,6 +216,16 @@ def seed_demo(password: str | None = None) -> dict:
             missing = [name for name in group_names if name not in existing]
             if missing:
                 user.groups.add(*Group.objects.filter(name__in=missing))
+        # Looked up by name: the shared kernel does not import the underwriting app.
+        authority_model = apps.get_model("underwriting", "UnderwriterAuthority")
+        for email, (max_sum, max_adjustment) in UNDERWRITER_AUTHORITY_BY_EMAIL.items():
+            if not authority_model.objects.filter(user=users[email]).exists():
+                authority_model.objects.create(
+                    user=users[email],
+                    max_sum_insured=max_sum,
+                    max_adjustment_percent=max_adjustment,
+                )
+                created.append(f"authority {email}")
         for spec in FIRMS:
             spec = dict(spec)
             owner = users[spec.pop("owner")]

@@ -1,25 +1,53 @@
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.exceptions import ValidationError
+from django.forms import formset_factory
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.errors import DomainError
-from underwriting import services
-from underwriting.choices import ClauseStatus
+from portal.models import User
+from portal.roles import SENIOR_UNDERWRITER, UNDERWRITER
+from underwriting import rules, services
+from underwriting.choices import (
+    ApplicationStatus,
+    ClauseStatus,
+    QuestionnaireKind,
+    QuoteStatus,
+    RuleOutcome,
+)
 from underwriting.models import (
+    Application,
     ClauseVersion,
     CoefficientOption,
     CoefficientTable,
     Insurer,
     Product,
     ProductInsurer,
+    Questionnaire,
+    Quote,
     RatingSection,
     Rider,
     RiderFactor,
+    UnderwriterAuthority,
+    UnderwritingRule,
+    pick_language,
 )
+from underwriting.templatetags.catalogue import amount, money
 
 
 @admin.register(Insurer)
@@ -341,3 +369,1408 @@ class CoefficientTableAdmin(admin.ModelAdmin):
             services.rating_row_delete(row=row, actor=request.user)
         for row in instances:
             services.rating_row_save(row=row, actor=request.user)
+
+
+# =============================================================================================
+# The referral queue: applications, quotes, underwriters' authority, questionnaires and rules.
+# These pages read and ask; every write of consequence goes through ``underwriting.services``.
+# =============================================================================================
+
+CHANGE_APPLICATION = "underwriting.change_application"
+APPROVE_QUOTE = "underwriting.approve_quote"
+# Statuses in which an application waits for an underwriter; their queue runs oldest first.
+OPEN_STATUSES = (
+    ApplicationStatus.SUBMITTED,
+    ApplicationStatus.REFERRED,
+    ApplicationStatus.INFO_REQUESTED,
+)
+REFERENCE_RE = re.compile(r"AP\d{4}-(\d+)", re.IGNORECASE)
+
+DIMENSION_LABELS = {
+    "legal": _("Legal"),
+    "technical": _("Technical"),
+    "economic": _("Economic"),
+}
+# The valuation engine's stable label keys (underwriting.valuation.InputEffect.label_key).
+EFFECT_LABELS = {
+    "annual_revenue": _("Annual revenue from the patent"),
+    "royalty_rate": _("Royalty rate (%)"),
+    "economic_life_years": _("Economic life (years)"),
+    "discount_rate": _("Discount rate (%)"),
+    "tax_rate": _("Tax rate (%)"),
+    "growth_rate": _("Growth rate (%)"),
+    "rd_cost": _("R&D cost"),
+    "obsolescence": _("Obsolescence (%)"),
+    "remaining_term_years": _("Remaining term (years)"),
+    "remaining_term": _("Remaining term"),
+    "family": _("Patent family"),
+    "invalidation": _("Invalidation history"),
+    "claims": _("Patent claims"),
+    "non_circumventability": _("Hard to design around"),
+    "maturity": _("Technical maturity"),
+    "substitutes": _("Substitutes"),
+    "market_share": _("Market share"),
+    "sales": _("Sales"),
+    "licensing": _("Licensing"),
+}
+OPERATOR_TEXT = {
+    "eq": "=",
+    "ne": "≠",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "in": _("is one of"),
+    "contains": _("contains"),
+    "truthy": _("is yes"),
+    "falsy": _("is no"),
+}
+
+
+def _require_perm(request, perm: str) -> None:
+    """Action pages answer 403 to staff without the permission (claims handlers, ...)."""
+    if not request.user.has_perm(perm):
+        raise Forbidden
+
+
+def _days_since(moment) -> int | None:
+    if moment is None:
+        return None
+    return max((timezone.now() - moment).days, 0)
+
+
+def _outcome_label(outcome) -> str:
+    try:
+        return str(RuleOutcome(outcome).label)
+    except ValueError:
+        return str(outcome or "")
+
+
+def _answer_text(question, value) -> str:
+    """An answer as the applicant chose it: option labels, yes / no, numbers with their unit."""
+    if value is None or value == "" or value == []:
+        return "—"
+    question = question or {}
+    options = {
+        str(option.get("code")): pick_language(option.get("label"))
+        for option in question.get("options") or ()
+    }
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, list):
+        return "、".join(options.get(str(v), str(v)) for v in value)
+    if options:
+        return options.get(str(value), str(value))
+    text = amount(value) if question.get("kind") in ("number", "integer") else str(value)
+    unit = pick_language(question.get("unit"))
+    return f"{text} {unit}".strip()
+
+
+def _answer_rows(questions, answers) -> list[dict]:
+    """Answers in the questionnaire's order, each with its question; an answer whose question
+    the questionnaire does not have keeps its code as the label."""
+    answers = answers or {}
+    rows, seen = [], set()
+    for question in questions or ():
+        code = question.get("code")
+        if code not in answers:
+            continue
+        seen.add(code)
+        rows.append(
+            {
+                "code": code,
+                "group": pick_language(question.get("group")),
+                "label": pick_language(question.get("label")) or code,
+                "answer": _answer_text(question, answers[code]),
+            }
+        )
+    for code, value in answers.items():
+        if code not in seen:
+            rows.append(
+                {"code": code, "group": "", "label": code, "answer": _answer_text(None, value)}
+            )
+    return rows
+
+
+def _valuation_view(valuation) -> dict | None:
+    """A stored valuation (``PatentValuation.to_dict``) with labelled dimensions and effects."""
+    if not valuation:
+        return None
+    if valuation.get("error"):
+        return {"error": valuation["error"]}
+    effects = valuation.get("effects") or ()
+
+    def rows(prefix):
+        return [
+            {
+                "label": EFFECT_LABELS.get(row.get("label_key"), row.get("label_key")),
+                "value_shown": row.get("value_shown"),
+                "effect": row.get("effect"),
+            }
+            for row in effects
+            if str(row.get("key", "")).startswith(prefix)
+        ]
+
+    return {
+        **valuation,
+        "dimensions": [
+            {"label": DIMENSION_LABELS.get(name, name), "score": score}
+            for name, score in (valuation.get("dimension_scores") or {}).items()
+        ],
+        "value_effects": rows("value."),
+        "score_effects": rows("score."),
+    }
+
+
+def _exclusion_view(exclusion) -> dict:
+    exclusion = exclusion or {}
+    return {key: pick_language(exclusion.get(key)) for key in ("title", "text", "explanation")}
+
+
+def _rule_rows(results) -> list[dict]:
+    return [
+        {
+            "code": hit.get("code", ""),
+            "outcome": hit.get("outcome", ""),
+            "outcome_label": _outcome_label(hit.get("outcome")),
+            "reason": pick_language(hit.get("reason")),
+            "exclusion": pick_language((hit.get("exclusion") or {}).get("title")),
+        }
+        for hit in results or ()
+    ]
+
+
+def _section_names(version) -> dict:
+    return {section.code: section for section in version.rating_sections.all()}
+
+
+def _limit_rows(limits, sections: dict) -> list[dict]:
+    return [
+        {
+            "code": code,
+            "name": sections[code].name if code in sections else code,
+            "limit": value,
+            "per_item": bool(sections[code].per_item) if code in sections else False,
+        }
+        for code, value in (limits or {}).items()
+    ]
+
+
+def _rider_names(version) -> dict:
+    return {f.rider.code: f.rider.name for f in version.rider_factors.select_related("rider")}
+
+
+def _deductible_label(version, code: str) -> str:
+    if not code:
+        return "—"
+    for table in version.coefficient_tables.filter(input_key="deductible_rate"):
+        for option in table.options.all():
+            if option.code == code:
+                return f"{option.label} ({code})"
+    return code
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = _("underwriter")
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", _("Assigned to me")), ("none", _("Unassigned"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "none":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+    def choices(self, changelist):
+        choices = list(super().choices(changelist))
+        if choices:
+            choices[0]["display"] = _("Anyone")
+        return choices
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """Whole days in the current status, as the queue's age column shows them."""
+
+    title = _("age in the current status")
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("lt2", _("Less than 2 days")),
+            ("2to7", _("2 to 7 days")),
+            ("gt7", _("More than 7 days")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        two_days, eight_days = now - timedelta(days=2), now - timedelta(days=8)
+        if self.value() == "lt2":
+            return queryset.filter(status_changed_at__gt=two_days)
+        if self.value() == "2to7":
+            return queryset.filter(
+                status_changed_at__lte=two_days, status_changed_at__gt=eight_days
+            )
+        if self.value() == "gt7":
+            return queryset.filter(status_changed_at__lte=eight_days)
+        return queryset
+
+
+# --- Underwriters' forms --------------------------------------------------------------------------
+
+
+class ConfirmForm(forms.Form):
+    """No fields: the button is the decision."""
+
+
+class DeclineForm(forms.Form):
+    reasons = forms.CharField(
+        label=_("Reasons for the decline"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_("The applicant reads them: write plainly."),
+    )
+
+
+class AskForm(forms.Form):
+    question = forms.CharField(
+        label=_("Question to the applicant"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_("The application waits for the answer and then comes back to you."),
+    )
+
+
+class RejectQuoteForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the quote is not approved"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_("The underwriter who set the terms reads it on the application's timeline."),
+    )
+
+
+class TermsForm(forms.Form):
+    """Terms an underwriter sets on a referred application; the limits start as they are."""
+
+    adjustment_percent = forms.DecimalField(
+        label=_("Loading (+) or discount (−) in %"),
+        max_digits=5,
+        decimal_places=2,
+        initial=Decimal("0"),
+        help_text=_(
+            "Applied to the premium from the rating table, in percent: 10 for a loading of "
+            "ten percent, -5 for a discount of five percent."
+        ),
+    )
+    note = forms.CharField(
+        label=_("Note for the timeline"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+    )
+
+    def __init__(self, *args, sections, limits, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sections = list(sections)
+        for section in self.sections:
+            self.fields[f"limit_{section.code}"] = forms.DecimalField(
+                label=_("Limit: %(section)s") % {"section": section.name},
+                required=False,
+                min_value=Decimal("0"),
+                max_digits=14,
+                decimal_places=2,
+                initial=(limits or {}).get(section.code),
+                help_text=_("Per insured right.") if section.per_item else "",
+            )
+        self.order_fields(
+            ["adjustment_percent", *[f"limit_{s.code}" for s in self.sections], "note"]
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.sections and not any(
+            data.get(f"limit_{section.code}") for section in self.sections
+        ):
+            raise ValidationError(_("Enter a limit for at least one cover section."))
+        return data
+
+    def limits(self) -> dict:
+        return {
+            section.code: str(self.cleaned_data[f"limit_{section.code}"])
+            for section in self.sections
+            if self.cleaned_data.get(f"limit_{section.code}")
+        }
+
+
+def _limits_differ(old: dict, new: dict) -> bool:
+    def normal(limits):
+        return {k: Decimal(str(v)) for k, v in (limits or {}).items() if v not in (None, "")}
+
+    return normal(old) != normal(new)
+
+
+class ExclusionForm(forms.Form):
+    """One special exclusion: Chinese required, English optional."""
+
+    title_zh = forms.CharField(label=_("Title (Chinese)"), max_length=200)
+    title_en = forms.CharField(label=_("Title (English)"), max_length=200, required=False)
+    text_zh = forms.CharField(
+        label=_("Clause text (Chinese)"), widget=forms.Textarea(attrs={"rows": 3, "cols": 80})
+    )
+    text_en = forms.CharField(
+        label=_("Clause text (English)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+    )
+    explanation_zh = forms.CharField(
+        label=_("Plain explanation (Chinese)"),
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+    )
+    explanation_en = forms.CharField(
+        label=_("Plain explanation (English)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+    )
+
+    def exclusion(self) -> dict:
+        data = self.cleaned_data
+        return {
+            key: {"zh": data[f"{key}_zh"], "en": data.get(f"{key}_en", "")}
+            for key in ("title", "text", "explanation")
+        }
+
+
+ExclusionFormSet = formset_factory(ExclusionForm, extra=1, max_num=20, validate_max=True)
+
+
+def _exclusion_formset(request):
+    """Bound to the POST; "add another" re-renders with one more empty row (no JavaScript)."""
+    if request.method != "POST":
+        return ExclusionFormSet(prefix="exclusions")
+    data = request.POST.copy()
+    if "_more_exclusions" in data:
+        key = "exclusions-TOTAL_FORMS"
+        try:
+            data[key] = str(int(data.get(key, "0")) + 1)
+        except ValueError:
+            data[key] = "1"
+    return ExclusionFormSet(data, prefix="exclusions")
+
+
+# --- Applications ---------------------------------------------------------------------------------
+
+
+@admin.register(Application)
+class ApplicationAdmin(SimpleHistoryAdmin):
+    """The referral queue. Nothing here edits an application directly: the page shows what the
+    applicant declared and what the portal made of it, and the buttons call the services."""
+
+    list_display = [
+        "reference",
+        "firm_name",
+        "product_code",
+        "status",
+        "sum_insured_display",
+        "age",
+        "assigned_name",
+        "rule_hits",
+    ]
+    list_display_links = ["reference"]
+    list_filter = ["status", "product", AssignedFilter, AgeFilter]
+    list_select_related = ["firm", "product", "assigned_to"]
+    search_fields = ["firm__name_zh", "firm__name_en", "firm__uscc", "id__exact"]
+    search_help_text = _("Firm name, USCC, application id or reference (AP2025-000123).")
+    actions = []
+    change_form_template = "admin/underwriting/application/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "reference",
+                    "status",
+                    "firm",
+                    "product",
+                    "clause_version",
+                    "assigned_to",
+                    "status_changed_at",
+                    "age",
+                ]
+            },
+        ),
+        (
+            _("Cover asked for"),
+            {
+                "fields": [
+                    "insured_rights",
+                    "limits_display",
+                    "sum_insured_display",
+                    "deductible_display",
+                    "riders_display",
+                    "wished_start",
+                ]
+            },
+        ),
+        (
+            _("Declaration"),
+            {"fields": ["submitted_at", "declared_at", "declared_by", "answers_sha256"]},
+        ),
+    ]
+    readonly_fields = [
+        "reference",
+        "status",
+        "firm",
+        "product",
+        "clause_version",
+        "assigned_to",
+        "status_changed_at",
+        "age",
+        "insured_rights",
+        "limits_display",
+        "sum_insured_display",
+        "deductible_display",
+        "riders_display",
+        "wished_start",
+        "submitted_at",
+        "declared_at",
+        "declared_by",
+        "answers_sha256",
+    ]
+
+    # -- permissions: view only; the actions have their own guarded pages --
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # -- the queue --
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "firm", "product", "clause_version__product", "assigned_to", "declared_by"
+            )
+        )
+
+    def get_ordering(self, request):
+        if request.GET.get("status__exact") in OPEN_STATUSES:
+            return ["status_changed_at", "id"]
+        return ["-status_changed_at", "-id"]
+
+    def get_search_results(self, request, queryset, search_term):
+        match = REFERENCE_RE.fullmatch(search_term.strip())
+        if match:
+            return queryset.filter(pk=int(match.group(1))), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("reference"), ordering="id")
+    def reference(self, obj):
+        return obj.reference
+
+    @admin.display(description=_("firm"), ordering="firm__name_zh")
+    def firm_name(self, obj):
+        return obj.firm.name
+
+    @admin.display(description=_("product"), ordering="product__code")
+    def product_code(self, obj):
+        return obj.product.code
+
+    @admin.display(description=_("sum insured"), ordering="sum_insured")
+    def sum_insured_display(self, obj):
+        return money(obj.sum_insured)
+
+    @admin.display(description=_("age (days)"), ordering="-status_changed_at")
+    def age(self, obj):
+        return _days_since(obj.status_changed_at)
+
+    @admin.display(description=_("underwriter"), ordering="assigned_to__email")
+    def assigned_name(self, obj):
+        return str(obj.assigned_to) if obj.assigned_to_id else "—"
+
+    @admin.display(description=_("rule hits"))
+    def rule_hits(self, obj):
+        # From the JSON list on the row: no query.
+        return len(obj.rule_results or ())
+
+    # -- the change page --
+
+    @admin.display(description=_("insured rights"))
+    def insured_rights(self, obj):
+        items = obj.insured_assets.select_related("asset")
+        return (
+            format_html_join(
+                "",
+                "<div>{}</div>",
+                ((str(item.asset),) for item in items),
+            )
+            or "—"
+        )
+
+    @admin.display(description=_("limits"))
+    def limits_display(self, obj):
+        rows = _limit_rows(obj.limits, _section_names(obj.clause_version))
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{}: CNY {}{}</div>",
+            (
+                (
+                    row["name"],
+                    amount(row["limit"]),
+                    gettext(" per right") if row["per_item"] else "",
+                )
+                for row in rows
+            ),
+        )
+
+    @admin.display(description=_("deductible"))
+    def deductible_display(self, obj):
+        return _deductible_label(obj.clause_version, obj.deductible)
+
+    @admin.display(description=_("riders"))
+    def riders_display(self, obj):
+        if not obj.rider_codes:
+            return "—"
+        names = _rider_names(obj.clause_version)
+        return "、".join(f"{names.get(code, code)} ({code})" for code in obj.rider_codes)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._detail_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _detail_context(self, request, application) -> dict:
+        version = application.clause_version
+        questionnaires = {q.kind: q.questions for q in version.questionnaires.all()}
+        frozen = application.frozen_answers or {}
+        declared = bool(frozen)
+        risk_answers = frozen.get("risk_answers", {}) if declared else application.risk_answers
+        frozen_assets = {entry.get("id"): entry for entry in frozen.get("assets") or ()}
+        insured = []
+        for item in application.insured_assets.select_related("asset"):
+            answers = (
+                (frozen_assets.get(item.asset_id) or {}).get("valuation_answers", {})
+                if declared
+                else item.valuation_answers
+            )
+            insured.append(
+                {
+                    "asset": item.asset,
+                    "answers": _answer_rows(
+                        questionnaires.get(QuestionnaireKind.VALUATION), answers
+                    ),
+                    "valuation": _valuation_view(item.valuation),
+                }
+            )
+        return {
+            "application": application,
+            "declared": declared,
+            "risk_answers": _answer_rows(questionnaires.get(QuestionnaireKind.RISK), risk_answers),
+            "insured": insured,
+            "valuation_total": (application.valuation or {}).get("total"),
+            "rating": application.rating or {},
+            "rule_rows": _rule_rows(application.rule_results),
+            "events": application.events.select_related("actor"),
+            "asked": application.questions.select_related("asked_by", "answered_by"),
+            "quotes": application.quotes.select_related("created_by", "approved_by").order_by(
+                "created_at", "id"
+            ),
+            "underwriter_actions": self._actions_for(request, application),
+        }
+
+    def _actions_for(self, request, application) -> list[dict]:
+        """The buttons this user may press now; none without ``change_application``."""
+        if not request.user.has_perm(CHANGE_APPLICATION):
+            return []
+        actions = []
+        status = application.status
+        if status in OPEN_STATUSES and application.assigned_to_id != request.user.pk:
+            actions.append(("assign", _("Assign to me")))
+        if status == ApplicationStatus.REFERRED:
+            actions += [
+                ("terms", _("Set terms and quote")),
+                ("ask", _("Ask the applicant")),
+                ("decline", _("Decline")),
+            ]
+        return [
+            {
+                "name": name,
+                "label": label,
+                "url": reverse(f"admin:underwriting_application_{name}", args=[application.pk]),
+            }
+            for name, label in actions
+        ]
+
+    # -- the underwriters' pages --
+
+    def get_urls(self):
+        def view(name, func):
+            return path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(func),
+                name=f"underwriting_application_{name}",
+            )
+
+        return [
+            view("assign", self.assign_view),
+            view("terms", self.terms_view),
+            view("decline", self.decline_view),
+            view("ask", self.ask_view),
+            *super().get_urls(),
+        ]
+
+    def _for_action(self, request, object_id) -> Application:
+        _require_perm(request, CHANGE_APPLICATION)
+        application = self.get_object(request, unquote(object_id))
+        if application is None:
+            raise Http404
+        return application
+
+    def _change_url(self, application) -> str:
+        return reverse("admin:underwriting_application_change", args=[application.pk])
+
+    def _page(self, request, application, template, **context):
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "application": application,
+                "cancel_url": self._change_url(application),
+                **context,
+            },
+        )
+
+    def _simple_action(self, request, object_id, *, form_class, title, button, intro, call, done):
+        """GET shows the small form; POST calls the service and returns to the application, or
+        shows the service's refusal as a message on the same form."""
+        application = self._for_action(request, object_id)
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                call(application, form.cleaned_data)
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, done % {"reference": application.reference})
+                return redirect(self._change_url(application))
+        return self._page(
+            request,
+            application,
+            "admin/underwriting/application/action.html",
+            title=title % {"reference": application.reference},
+            form=form,
+            button=button,
+            intro=intro,
+        )
+
+    def assign_view(self, request, object_id):
+        return self._simple_action(
+            request,
+            object_id,
+            form_class=ConfirmForm,
+            title=_("Assign %(reference)s to me"),
+            button=_("Assign to me"),
+            intro=_("You become the underwriter of this application."),
+            call=lambda app, data: services.application_assign(application=app, actor=request.user),
+            done=_("%(reference)s is assigned to you."),
+        )
+
+    def decline_view(self, request, object_id):
+        return self._simple_action(
+            request,
+            object_id,
+            form_class=DeclineForm,
+            title=_("Decline %(reference)s"),
+            button=_("Decline the application"),
+            intro=_("The applicant is told at once, with your reasons. This cannot be undone."),
+            call=lambda app, data: services.application_decline(
+                application=app, actor=request.user, reasons=data["reasons"]
+            ),
+            done=_("%(reference)s was declined."),
+        )
+
+    def ask_view(self, request, object_id):
+        return self._simple_action(
+            request,
+            object_id,
+            form_class=AskForm,
+            title=_("Ask the applicant about %(reference)s"),
+            button=_("Send the question"),
+            intro=_("The application waits for the applicant's answer."),
+            call=lambda app, data: services.application_ask(
+                application=app, actor=request.user, question=data["question"]
+            ),
+            done=_("Your question on %(reference)s was sent to the applicant."),
+        )
+
+    def terms_view(self, request, object_id):
+        application = self._for_action(request, object_id)
+        sections = list(application.clause_version.rating_sections.all())
+        form = TermsForm(
+            request.POST if request.method == "POST" else None,
+            sections=sections,
+            limits=application.limits,
+        )
+        formset = _exclusion_formset(request)
+        if (
+            request.method == "POST"
+            and "_more_exclusions" not in request.POST
+            and form.is_valid()
+            and formset.is_valid()
+        ):
+            limits = form.limits()
+            try:
+                quote = services.underwriter_quote(
+                    application=application,
+                    actor=request.user,
+                    adjustment_percent=form.cleaned_data["adjustment_percent"],
+                    special_exclusions=[f.exclusion() for f in formset if f.has_changed()],
+                    limits=limits if _limits_differ(application.limits, limits) else None,
+                    note=form.cleaned_data["note"],
+                )
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                params = {
+                    "number": quote.number,
+                    "premium": money(quote.premium),
+                    "sum": money(quote.sum_insured),
+                }
+                if quote.status == QuoteStatus.PENDING_APPROVAL:
+                    messages.warning(
+                        request,
+                        _(
+                            "Quote %(number)s (premium CNY %(premium)s) awaits a senior "
+                            "underwriter's approval: the sum insured of CNY %(sum)s is above your "
+                            "authority. The applicant sees it once it is approved."
+                        )
+                        % params,
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Quote %(number)s was offered to the applicant: premium CNY %(premium)s.")
+                        % params,
+                    )
+                return redirect("admin:underwriting_quote_change", quote.pk)
+        authority = services.authority_of(request.user)
+        return self._page(
+            request,
+            application,
+            "admin/underwriting/application/terms.html",
+            title=_("Terms and quote for %(reference)s") % {"reference": application.reference},
+            form=form,
+            formset=formset,
+            authority=authority,
+            authority_sum=(
+                authority.max_sum_insured
+                if authority
+                else Decimal(str(getattr(settings, "UNDERWRITER_DEFAULT_AUTHORITY", "1000000")))
+            ),
+            # The services' default when no authority row exists.
+            authority_adjustment=authority.max_adjustment_percent if authority else Decimal("25"),
+            rating=application.rating or {},
+            rule_rows=_rule_rows(application.rule_results),
+        )
+
+
+# --- Quotes ---------------------------------------------------------------------------------------
+
+
+@admin.register(Quote)
+class QuoteAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "number",
+        "application_link",
+        "status",
+        "premium_display",
+        "sum_insured_display",
+        "valid_until",
+        "created_by_name",
+        "pdf_status_display",
+    ]
+    list_filter = ["status", "pdf_status"]
+    list_select_related = ["application", "created_by"]
+    search_fields = [
+        "number",
+        "application__firm__name_zh",
+        "application__firm__name_en",
+        "application__firm__uscc",
+    ]
+    actions = ["approve_quotes", "reject_quotes"]
+    change_form_template = "admin/underwriting/quote/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "application_link",
+                    "status",
+                    "valid_until",
+                    "created_at",
+                    "created_by_name",
+                    "approved_by",
+                    "approved_at",
+                    "pdf_status_display",
+                ]
+            },
+        ),
+        (
+            _("Cover"),
+            {
+                "fields": [
+                    "sum_insured_display",
+                    "limits_display",
+                    "deductible_display",
+                    "riders_display",
+                ]
+            },
+        ),
+        (
+            _("Premium"),
+            {
+                "fields": [
+                    "technical_premium_display",
+                    "adjustment_display",
+                    "premium_display",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        "number",
+        "application_link",
+        "status",
+        "valid_until",
+        "created_at",
+        "created_by_name",
+        "approved_by",
+        "approved_at",
+        "pdf_status_display",
+        "sum_insured_display",
+        "limits_display",
+        "deductible_display",
+        "riders_display",
+        "technical_premium_display",
+        "adjustment_display",
+        "premium_display",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request, obj=None):
+        return request.user.has_perm(APPROVE_QUOTE)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "application__firm", "application__clause_version", "created_by", "approved_by"
+            )
+        )
+
+    @admin.display(description=_("application"), ordering="application_id")
+    def application_link(self, obj):
+        url = reverse("admin:underwriting_application_change", args=[obj.application_id])
+        return format_html('<a href="{}">{}</a>', url, obj.application.reference)
+
+    @admin.display(description=_("premium"), ordering="premium")
+    def premium_display(self, obj):
+        return money(obj.premium)
+
+    @admin.display(description=_("sum insured"), ordering="sum_insured")
+    def sum_insured_display(self, obj):
+        return money(obj.sum_insured)
+
+    @admin.display(description=_("premium from the rating table"))
+    def technical_premium_display(self, obj):
+        return money(obj.technical_premium)
+
+    @admin.display(description=_("loading (+) or discount (−)"))
+    def adjustment_display(self, obj):
+        return f"{obj.adjustment_percent:+.2f} %"
+
+    @admin.display(description=_("deductible"))
+    def deductible_display(self, obj):
+        return _deductible_label(obj.application.clause_version, obj.deductible)
+
+    @admin.display(description=_("riders"))
+    def riders_display(self, obj):
+        if not obj.rider_codes:
+            return "—"
+        names = _rider_names(obj.application.clause_version)
+        return "、".join(f"{names.get(code, code)} ({code})" for code in obj.rider_codes)
+
+    @admin.display(description=_("quote PDF"), ordering="pdf_status")
+    def pdf_status_display(self, obj):
+        return obj.get_pdf_status_display()
+
+    @admin.display(description=_("created by"), ordering="created_by__email")
+    def created_by_name(self, obj):
+        return str(obj.created_by) if obj.created_by_id else gettext("the portal (automatic)")
+
+    @admin.display(description=_("limits"))
+    def limits_display(self, obj):
+        names = {
+            s.get("code"): pick_language(s.get("name"))
+            for s in (obj.breakdown or {}).get("sections") or ()
+        }
+        if not obj.limits:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{}: CNY {}</div>",
+            ((names.get(code) or code, amount(value)) for code, value in obj.limits.items()),
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            may_approve = (
+                request.user.has_perm(APPROVE_QUOTE) and obj.status == QuoteStatus.PENDING_APPROVAL
+            )
+            context.update(
+                {
+                    "quote": obj,
+                    "breakdown": obj.breakdown or {},
+                    "exclusions": [_exclusion_view(e) for e in obj.special_exclusions or ()],
+                    "may_approve": may_approve,
+                    "own_quote": obj.created_by_id == request.user.pk,
+                    "approve_url": reverse("admin:underwriting_quote_approve", args=[obj.pk]),
+                    "reject_url": reverse("admin:underwriting_quote_reject", args=[obj.pk]),
+                }
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # -- approval by a senior underwriter --
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="underwriting_quote_approve",
+            ),
+            path(
+                "<path:object_id>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="underwriting_quote_reject",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _for_approval(self, request, object_id) -> Quote:
+        _require_perm(request, APPROVE_QUOTE)
+        quote = self.get_object(request, unquote(object_id))
+        if quote is None:
+            raise Http404
+        return quote
+
+    def _approval_page(self, request, quote, *, title, form, button, intro):
+        return TemplateResponse(
+            request,
+            "admin/underwriting/quote/action.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                "quote": quote,
+                "form": form,
+                "button": button,
+                "intro": intro,
+                "cancel_url": reverse("admin:underwriting_quote_change", args=[quote.pk]),
+            },
+        )
+
+    @staticmethod
+    def _approve(quote, actor):
+        if quote.status != QuoteStatus.PENDING_APPROVAL:
+            raise DomainError(
+                _("Quote %(number)s is not awaiting approval.") % {"number": quote.number}
+            )
+        return services.quote_approve(quote=quote, actor=actor)
+
+    def approve_view(self, request, object_id):
+        quote = self._for_approval(request, object_id)
+        form = ConfirmForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                self._approve(quote, request.user)
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("Quote %(number)s is approved and offered to the applicant.")
+                    % {"number": quote.number},
+                )
+                return redirect("admin:underwriting_quote_change", quote.pk)
+        return self._approval_page(
+            request,
+            quote,
+            title=_("Approve quote %(number)s") % {"number": quote.number},
+            form=form,
+            button=_("Yes, approve and offer"),
+            intro=_("The applicant receives the quote as soon as you approve it."),
+        )
+
+    def reject_view(self, request, object_id):
+        quote = self._for_approval(request, object_id)
+        form = RejectQuoteForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.quote_reject_approval(
+                    quote=quote, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("Quote %(number)s was not approved.") % {"number": quote.number},
+                )
+                return redirect("admin:underwriting_quote_change", quote.pk)
+        return self._approval_page(
+            request,
+            quote,
+            title=_("Do not approve quote %(number)s") % {"number": quote.number},
+            form=form,
+            button=_("Reject the quote"),
+            intro=_("The application stays with its underwriter, who may set new terms."),
+        )
+
+    @admin.action(description=_("Approve selected quotes"), permissions=["approve"])
+    def approve_quotes(self, request, queryset):
+        return _confirm(
+            self,
+            request,
+            queryset,
+            title=_("Approve these quotes? Each is offered to its applicant at once."),
+            action="approve_quotes",
+            button=_("Yes, approve"),
+            apply=lambda quote: self._approve(quote, request.user),
+        )
+
+    @admin.action(description=_("Reject selected quote (with a reason)"), permissions=["approve"])
+    def reject_quotes(self, request, queryset):
+        quotes = list(queryset[:2])
+        if len(quotes) != 1:
+            self.message_user(
+                request, _("Reject quotes one at a time: each needs its reason."), messages.ERROR
+            )
+            return None
+        return redirect("admin:underwriting_quote_reject", quotes[0].pk)
+
+
+# --- Underwriters' authority ----------------------------------------------------------------------
+
+
+class UnderwriterAuthorityForm(forms.ModelForm):
+    class Meta:
+        model = UnderwriterAuthority
+        fields = ["user", "max_sum_insured", "max_adjustment_percent"]
+
+    def clean_max_sum_insured(self):
+        value = self.cleaned_data["max_sum_insured"]
+        if value is not None and value <= 0:
+            raise ValidationError(_("The largest sum insured must be above zero."))
+        return value
+
+    def clean_max_adjustment_percent(self):
+        value = self.cleaned_data["max_adjustment_percent"]
+        if value is not None and not Decimal("0") <= value < Decimal("100"):
+            raise ValidationError(_("Give a percentage from 0 to below 100."))
+        return value
+
+
+@admin.register(UnderwriterAuthority)
+class UnderwriterAuthorityAdmin(SimpleHistoryAdmin):
+    """Senior underwriters set how far each underwriter may go alone; underwriters look."""
+
+    form = UnderwriterAuthorityForm
+    list_display = ["user", "max_sum_insured_display", "max_adjustment_percent"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "user__full_name"]
+    ordering = ["user__email"]
+
+    @admin.display(description=_("largest sum insured they may quote"), ordering="max_sum_insured")
+    def max_sum_insured_display(self, obj):
+        return money(obj.max_sum_insured)
+
+    def _own(self, request, obj) -> bool:
+        # Nobody raises their own authority.
+        return obj is not None and obj.user_id == request.user.pk and not request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return not self._own(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._own(request, obj) and super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            users = User.objects.filter(
+                is_active=True, is_staff=True, groups__name__in=[UNDERWRITER, SENIOR_UNDERWRITER]
+            )
+            if not request.user.is_superuser:
+                users = users.exclude(pk=request.user.pk)
+            kwargs["queryset"] = users.distinct().order_by("email")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- Questionnaires and underwriting rules ---------------------------------------------------
+
+
+def _questions_table(questions):
+    if not questions:
+        return "—"
+    rows = []
+    for number, question in enumerate(questions, start=1):
+        options = "；".join(
+            f"{o.get('code')}: {pick_language(o.get('label'))}"
+            for o in question.get("options") or ()
+        )
+        limits = " ".join(
+            part
+            for part in (
+                f"≥ {question['min']}" if question.get("min") is not None else "",
+                f"≤ {question['max']}" if question.get("max") is not None else "",
+                pick_language(question.get("unit")),
+            )
+            if part
+        )
+        link = question.get("rating") or {}
+        rating = (
+            gettext("table %(code)s") % {"code": link["table"]}
+            if link.get("table")
+            else gettext("input %(code)s") % {"code": link["input"]}
+            if link.get("input")
+            else ""
+        )
+        shown = question.get("show_if") or {}
+        show_if = f"{shown.get('question')} = {shown.get('equals')}" if shown else ""
+        rows.append(
+            (
+                number,
+                question.get("code", ""),
+                question.get("kind", ""),
+                pick_language(question.get("group")),
+                (question.get("label") or {}).get("zh", ""),
+                (question.get("label") or {}).get("en", ""),
+                options or limits,
+                gettext("Yes") if question.get("required", True) else gettext("No"),
+                rating,
+                show_if,
+            )
+        )
+    header = format_html_join(
+        "",
+        "<th>{}</th>",
+        (
+            (label,)
+            for label in (
+                "#",
+                gettext("Code"),
+                gettext("Kind"),
+                gettext("Group"),
+                gettext("Question (Chinese)"),
+                gettext("Question (English)"),
+                gettext("Options or range"),
+                gettext("Required"),
+                gettext("Rating"),
+                gettext("Shown if"),
+            )
+        ),
+    )
+    body = format_html_join(
+        "",
+        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows,
+    )
+    return format_html(
+        '<table class="questions"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', header, body
+    )
+
+
+class QuestionnaireForm(forms.ModelForm):
+    class Meta:
+        model = Questionnaire
+        fields = ["clause_version", "kind", "questions"]
+
+    def clean_questions(self):
+        from underwriting.questionnaires import KINDS
+
+        questions = self.cleaned_data["questions"]
+        if not isinstance(questions, list):
+            raise ValidationError(_("The questions are a list."))
+        codes = set()
+        for number, question in enumerate(questions, start=1):
+            where = _("Question %(n)d") % {"n": number}
+            if not isinstance(question, dict) or not question.get("code"):
+                raise ValidationError(_("%(where)s needs a code.") % {"where": where})
+            if question["code"] in codes:
+                raise ValidationError(
+                    _("%(where)s repeats the code %(code)s.")
+                    % {"where": where, "code": question["code"]}
+                )
+            codes.add(question["code"])
+            if question.get("kind", "text") not in KINDS:
+                raise ValidationError(_("%(where)s has an unknown kind.") % {"where": where})
+            if not (question.get("label") or {}).get("zh"):
+                raise ValidationError(_("%(where)s needs a Chinese label.") % {"where": where})
+        return questions
+
+
+@admin.register(Questionnaire)
+class QuestionnaireAdmin(admin.ModelAdmin):
+    """Product managers write the questions of a draft clause version; once the version is
+    published its questionnaire is evidence and nobody changes it."""
+
+    form = QuestionnaireForm
+    list_display = ["clause_version", "kind", "question_count", "short_hash"]
+    list_filter = ["kind", "clause_version__status", "clause_version__product"]
+    list_select_related = ["clause_version__product", "clause_version__rider"]
+    search_fields = ["clause_version__product__code", "clause_version__label"]
+    readonly_fields = ["questions_table", "sha256", "created_at"]
+
+    def _frozen(self, obj) -> bool:
+        return obj is not None and obj.clause_version.status == ClauseStatus.PUBLISHED
+
+    def has_change_permission(self, request, obj=None):
+        return not self._frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._frozen(obj) and super().has_delete_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        if self._frozen(obj) or not self.has_change_permission(request, obj):
+            return ["clause_version", "kind", "questions_table", "sha256", "created_at"]
+        return ["clause_version", "kind", "questions", "questions_table", "sha256", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["clause_version", "kind"]
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clause_version":
+            # A published version's questions never change, so none are added to it either.
+            kwargs["queryset"] = ClauseVersion.objects.filter(
+                status=ClauseStatus.DRAFT
+            ).select_related("product", "rider")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        from underwriting.catalogue_loader import questionnaire_sha256
+
+        obj.sha256 = questionnaire_sha256(obj.questions)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("questions"))
+    def question_count(self, obj):
+        return len(obj.questions or ())
+
+    @admin.display(description=_("SHA-256"))
+    def short_hash(self, obj):
+        return obj.sha256[:12] if obj.sha256 else "—"
+
+    @admin.display(description=_("questions as asked"))
+    def questions_table(self, obj):
+        return _questions_table(obj.questions if obj else [])
+
+
+def _conditions_text(conditions) -> str:
+    parts = []
+    for condition in conditions or ():
+        if not isinstance(condition, dict):
+            parts.append(str(condition))
+            continue
+        op = condition.get("op", "eq")
+        text = f"{condition.get('fact')} {OPERATOR_TEXT.get(op, op)}"
+        if op not in ("truthy", "falsy"):
+            value = condition.get("value")
+            text += " " + (", ".join(map(str, value)) if isinstance(value, list) else str(value))
+        parts.append(text)
+    return f" {gettext('and')} ".join(parts) or "—"
+
+
+class UnderwritingRuleForm(forms.ModelForm):
+    class Meta:
+        model = UnderwritingRule
+        fields = [
+            "product",
+            "code",
+            "position",
+            "outcome",
+            "conditions",
+            "reason_zh",
+            "reason_en",
+            "exclusion",
+            "active",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        conditions = data.get("conditions")
+        if conditions is None or "outcome" not in data:
+            return data
+        if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+            raise ValidationError(
+                {"conditions": _('A list of conditions: [{"fact": …, "op": …, "value": …}].')}
+            )
+        try:
+            rules.validate_rule(
+                rules.Rule(
+                    code=data.get("code") or "",
+                    outcome=data["outcome"],
+                    conditions=tuple(conditions),
+                    exclusion=data.get("exclusion") or {},
+                )
+            )
+        except rules.RuleError as error:
+            raise ValidationError(str(error)) from None
+        return data
+
+
+@admin.register(UnderwritingRule)
+class UnderwritingRuleAdmin(SimpleHistoryAdmin):
+    form = UnderwritingRuleForm
+    list_display = ["product_code", "code", "outcome", "active", "conditions_display"]
+    list_filter = ["product", "outcome", "active"]
+    list_select_related = ["product"]
+    search_fields = ["code", "product__code", "reason_zh", "reason_en"]
+    readonly_fields = ["conditions_display"]
+    ordering = ["product__code", "position", "code"]
+
+    @admin.display(description=_("product"), ordering="product__code")
+    def product_code(self, obj):
+        return obj.product.code
+
+    @admin.display(description=_("conditions (all must hold)"))
+    def conditions_display(self, obj):
+        return _conditions_text(obj.conditions if obj else [])
