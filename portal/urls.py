@@ -15,6 +15,7 @@ urlpatterns = [
     path("products/", include("underwriting.urls")),
     path("robots.txt", views.robots_txt),
     path("accounts/", include("allauth.urls")),
+    path("app/applications/", include("underwriting.urls_app")),
     path("app/", include("portal.urls_app")),
     path("officer/", include((officer_views.urlpatterns, "officer"))),
     path("admin/", admin.site.urls),

@@ -1,5 +1,6 @@
 import time
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,13 +13,14 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import selectors, services
 from portal.choices import AssetKind, Qualification
 from portal.errors import DomainError
 from portal.forms import FirmForm, InvitationForm, IPAssetForm
-from portal.models import Invitation, IPAsset, Membership, OutboxEmail
+from portal.models import Invitation, IPAsset, Membership, Notification, OutboxEmail
+from portal.notifications import mark_read
 
 # --- Decorators ---------------------------------------------------------------------------------
 
@@ -148,6 +150,26 @@ def dashboard(request):
                 "action": _("Review invitation"),
             }
         )
+    applications = _recent_applications(request.firm)
+    for application in applications:
+        if application.status == "info_requested":
+            tasks.append(
+                {
+                    "text": _("The underwriter has a question about %(reference)s.")
+                    % {"reference": application.reference},
+                    "url": reverse("applications:detail", args=[application.pk]) + "#questions",
+                    "action": _("Answer"),
+                }
+            )
+        elif application.status == "quoted":
+            tasks.append(
+                {
+                    "text": _("Your quote for %(reference)s is ready.")
+                    % {"reference": application.reference},
+                    "url": reverse("applications:detail", args=[application.pk]) + "#quote",
+                    "action": _("See the quote"),
+                }
+            )
     return render(
         request,
         "portal/dashboard.html",
@@ -156,8 +178,46 @@ def dashboard(request):
             "asset_total": sum(counts.values()),
             "expiring": expiring,
             "tasks": tasks,
+            "applications": applications,
         },
     )
+
+
+def _recent_applications(firm, limit: int = 5) -> list:
+    """The firm's latest applications for the dashboard card. Looked up by name: the shared
+    kernel does not import the underwriting app."""
+    application_model = apps.get_model("underwriting", "Application")
+    return list(
+        application_model.objects.filter(firm=firm)
+        .select_related("product")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+def _internal_link(url: str) -> str:
+    """A notification's link, only when it points inside the portal."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request):
+    """The user's notifications, newest first; a POST marks them all read."""
+    if request.method == "POST":
+        marked = mark_read(user=request.user)
+        if marked:
+            messages.success(request, _("All notifications are marked as read."))
+        return redirect("portal:notifications")
+    rows = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    for notification in page.object_list:
+        notification.link = _internal_link(notification.url)
+    return render(request, "portal/notifications.html", {"page": page})
 
 
 @login_required
