@@ -256,6 +256,11 @@ def load_catalogue(*, actor=None, directory: Path = CATALOGUE_DIR, only=None) ->
                     function_class=spec["function_class"],
                     ip_types=ALL_IP_TYPES if "all" in ip_types else ip_types,
                     party=spec["party"],
+                    value_cap_percent=(
+                        Decimal(str(spec["value_cap_percent"]))
+                        if spec.get("value_cap_percent") is not None
+                        else None
+                    ),
                     position=position,
                 )
                 shares = spec.get("co_insurance") or {}

@@ -199,7 +199,7 @@ def test_valuation_is_stored_per_patent(catalogue, firm_a, applicant_a):
 
 
 def test_sum_insured_above_the_value_cap_is_referred(catalogue, firm_a, applicant_a):
-    Product.objects.filter(code="PAT-INF-LOSS").update(value_cap_percent=Decimal("80"))
+    assert Product.objects.get(code="PAT-INF-LOSS").value_cap_percent == Decimal("80")
     tiny_value = {"revenue_attributable": "1000", "rd_cost": "1000", "royalty_rate": "1"}
     application = filled_application(
         firm_a, applicant_a, product_code="PAT-INF-LOSS", valuation=tiny_value
