@@ -16,6 +16,16 @@ app.conf.beat_schedule = {
     },
     "expire-quotes": {"task": "underwriting.tasks.expire_quotes", "schedule": 3600.0},
     "sweep-quote-pdfs": {"task": "underwriting.tasks.sweep_quote_pdfs", "schedule": 300.0},
+    "roll-policies": {"task": "underwriting.tasks.roll_policies", "schedule": 3600.0},
+    "remind-instalments": {"task": "underwriting.tasks.remind_instalments", "schedule": 3600.0},
+    "cancellations-and-renewals": {
+        "task": "underwriting.tasks.cancellations_and_renewals",
+        "schedule": 3600.0,
+    },
+    "sweep-policy-documents": {
+        "task": "underwriting.tasks.sweep_policy_documents",
+        "schedule": 300.0,
+    },
 }
 
 

@@ -294,3 +294,8 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 # an authority record may quote alone.
 QUOTE_VALIDITY_DAYS = env.int("QUOTE_VALIDITY_DAYS", 30, minimum=1)
 UNDERWRITER_DEFAULT_AUTHORITY = env.str("UNDERWRITER_DEFAULT_AUTHORITY", "1000000")
+# Binding: the shortest time the exclusion notice must be on screen before it can be confirmed,
+# checked on the server against a signed display time (Insurance Law art. 17).
+EXCLUSION_NOTICE_MIN_SECONDS = env.int("EXCLUSION_NOTICE_MIN_SECONDS", 30, minimum=0)
+# History is evidence to read, never a way to rewrite a row around the services: no reverts.
+SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -58,3 +58,26 @@ class UnderwritingConfig(AppConfig):
             "underwriting.view_application",
             "underwriting.view_quote",
         ]
+        # Policies: everyone on the insurer's side reads them and the acknowledgements; the
+        # underwriters book bank transfers on reconciliation.
+        policy_views = [
+            f"underwriting.view_{model}"
+            for model in (
+                "policy",
+                "acknowledgement",
+                "instalment",
+                "payment",
+                "policydocument",
+                "endorsement",
+                "cancellation",
+            )
+        ]
+        for group in (roles.UNDERWRITER, roles.SENIOR_UNDERWRITER, roles.CLAIMS_HANDLER):
+            roles.GROUP_PERMISSIONS[group] += policy_views
+        for group in (roles.UNDERWRITER, roles.SENIOR_UNDERWRITER):
+            roles.GROUP_PERMISSIONS[group] += ["underwriting.add_payment"]
+        # Endorsements and cancellations on the insurer's behalf change the contract.
+        roles.GROUP_PERMISSIONS[roles.SENIOR_UNDERWRITER] += [
+            "underwriting.add_endorsement",
+            "underwriting.add_cancellation",
+        ]

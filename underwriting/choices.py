@@ -136,3 +136,38 @@ class DocumentStatus(models.TextChoices):
     QUEUED = "queued", _("Being prepared")
     READY = "ready", _("Ready")
     FAILED = "failed", _("Failed")
+
+
+class PolicyStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    ISSUED = "issued", _("Issued, cover not yet started")
+    IN_FORCE = "in_force", _("In force")
+    EXPIRED = "expired", pgettext_lazy("policy status", "Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    LAPSED = "lapsed", _("Lapsed for non-payment")
+
+
+POLICY_TRANSITIONS = {
+    PolicyStatus.AWAITING_PAYMENT: {PolicyStatus.ISSUED, PolicyStatus.CANCELLED},
+    PolicyStatus.ISSUED: {PolicyStatus.IN_FORCE, PolicyStatus.CANCELLED, PolicyStatus.LAPSED},
+    PolicyStatus.IN_FORCE: {PolicyStatus.EXPIRED, PolicyStatus.CANCELLED, PolicyStatus.LAPSED},
+    PolicyStatus.EXPIRED: set(),
+    PolicyStatus.CANCELLED: set(),
+    PolicyStatus.LAPSED: set(),
+}
+
+
+class InstalmentStatus(models.TextChoices):
+    DUE = "due", _("Due")
+    PAID = "paid", _("Paid")
+    WAIVED = "waived", _("No longer due")
+
+
+class PaymentMethod(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    SANDBOX = "sandbox", _("Sandbox payment provider")
+
+
+class CancellationParty(models.TextChoices):
+    POLICYHOLDER = "policyholder", _("Policyholder")
+    INSURER = "insurer", _("Insurer")

@@ -142,3 +142,34 @@ def filled_application(
     )
     application.refresh_from_db()
     return application
+
+
+def notice_token_shown_ago(quote, user, seconds: int) -> str:
+    """A notice token as if the page had been opened ``seconds`` ago."""
+    import time
+    from unittest import mock
+
+    from django.core import signing
+
+    notice = services.exclusion_notice(quote)
+    stamp = signing.b62_encode(int(time.time()) - seconds)
+    with mock.patch.object(signing.TimestampSigner, "timestamp", return_value=stamp):
+        return services.notice_token(quote=quote, user=user, notice=notice)
+
+
+def acknowledge(quote, user, *, seconds_read: int = 120, instalments: int = 1, **overrides):
+    """Acknowledge every exclusion of the quote properly and accept it; returns the policy."""
+    notice = services.exclusion_notice(quote)
+    arguments = {
+        "quote": quote,
+        "actor": user,
+        "token": notice_token_shown_ago(quote, user, seconds_read),
+        "text_sha256": notice.sha256,
+        "ticks": {key: True for key in notice.keys},
+        "confirmed": True,
+        "instalments": instalments,
+        "ip_address": "127.0.0.1",
+        "user_agent": "pytest",
+    }
+    arguments.update(overrides)
+    return services.acknowledgement_record(**arguments)

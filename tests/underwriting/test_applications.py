@@ -13,6 +13,7 @@ from portal.models import Notification
 from tests.factories import UserFactory
 from tests.underwriting.application_helpers import (
     ORDINARY_RISK,
+    acknowledge,
     answers_for,
     filled_application,
     granted_patent,
@@ -314,16 +315,19 @@ def test_applicant_cannot_underwrite(referred, applicant_a):
 # --- The applicant's answer and expiry ---------------------------------------------------------
 
 
-def test_accept_quote(catalogue, firm_a, applicant_a, applicant_b):
+def test_accept_quote_only_with_the_acknowledgement(catalogue, firm_a, applicant_a, applicant_b):
     application = submit(filled_application(firm_a, applicant_a), applicant_a)
     quote = application.quotes.get()
+    with pytest.raises(DomainError):
+        services.quote_accept(quote=quote, actor=applicant_a, acknowledgement=None)
     with pytest.raises(PermissionDenied):
-        services.quote_accept(quote=quote, actor=applicant_b)
-    services.quote_accept(quote=quote, actor=applicant_a)
+        acknowledge(quote, applicant_b)
+    policy = acknowledge(quote, applicant_a)
     quote.refresh_from_db()
     application.refresh_from_db()
     assert quote.status == QuoteStatus.ACCEPTED
     assert application.status == ApplicationStatus.ACCEPTED
+    assert policy.acknowledgement.quote == quote
     with pytest.raises(DomainError):
         services.application_withdraw(application=application, actor=applicant_a)
 
@@ -338,7 +342,7 @@ def test_quotes_expire_after_their_validity(catalogue, firm_a, applicant_a):
     assert quote.status == QuoteStatus.EXPIRED
     assert application.status == ApplicationStatus.EXPIRED
     with pytest.raises(DomainError):
-        services.quote_accept(quote=quote, actor=applicant_a)
+        acknowledge(quote, applicant_a)
 
 
 def test_expired_offer_cannot_be_accepted_before_the_beat_runs(catalogue, firm_a, applicant_a):
@@ -347,8 +351,8 @@ def test_expired_offer_cannot_be_accepted_before_the_beat_runs(catalogue, firm_a
         valid_until=timezone.localdate() - timedelta(days=1)
     )
     with pytest.raises(DomainError) as error:
-        services.quote_accept(quote=application.quotes.get(), actor=applicant_a)
-    assert error.value.code == "expired"
+        acknowledge(application.quotes.get(), applicant_a)
+    assert error.value.code in ("expired", "transition")
 
 
 def test_withdraw_withdraws_the_live_quote(catalogue, firm_a, applicant_a):

@@ -180,6 +180,14 @@ class Application(models.Model):
         related_name="assigned_applications",
         verbose_name=_("underwriter"),
     )
+    renewal_of = models.ForeignKey(
+        "underwriting.Policy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="renewals",
+        verbose_name=_("renewal of"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -82,6 +82,18 @@ class Product(BilingualNameMixin):
         null=True,
         blank=True,
     )
+    max_instalments = models.PositiveSmallIntegerField(
+        _("most instalments allowed"), default=1, help_text=_("1: single payment only.")
+    )
+    cancellation_fee = models.DecimalField(
+        _("cancellation fee before cover starts"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+    )
+    lapse_after_days = models.PositiveSmallIntegerField(
+        _("days an instalment may stay unpaid before the policy lapses"), default=30
+    )
     history = HistoricalRecords()
 
     class Meta:

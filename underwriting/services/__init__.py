@@ -2,3 +2,4 @@
 
 from underwriting.services.applications import *  # noqa: F403
 from underwriting.services.catalogue import *  # noqa: F403
+from underwriting.services.policies import *  # noqa: F403

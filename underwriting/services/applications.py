@@ -1212,11 +1212,18 @@ def application_answer_question(
 
 
 @transaction.atomic
-def quote_accept(*, quote: Quote, actor) -> Quote:
-    """Accepting a quote hands over to binding: the exclusion notice, payment and issue."""
+def quote_accept(*, quote: Quote, actor, acknowledgement) -> Quote:
+    """Accepting a quote is part of binding: only with the applicant's complete acknowledgement
+    of the exclusions (``services.acknowledgement_record`` writes both)."""
+    from underwriting.services.policies import acknowledgement_is_complete
+
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
     application = _locked(quote.application)
     _require_member(application.firm, actor)
+    if acknowledgement is None or not acknowledgement_is_complete(acknowledgement, quote):
+        raise DomainError(
+            _("Acknowledge every exclusion before you accept the quote."), code="acknowledgement"
+        )
     if quote.status == QuoteStatus.OFFERED and quote.valid_until < timezone.localdate():
         raise DomainError(_("This quote has expired. Ask for a new one."), code="expired")
     if quote.status != QuoteStatus.OFFERED:
