@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install migrate messages makemessages seed lint format check clean
+.PHONY: run test setup install migrate messages makemessages seed lint format check clean bench-pdf
 
 run: setup
 	@$(VENV)/bin/honcho -f Procfile.dev start
@@ -37,6 +37,12 @@ messages: install
 makemessages: install
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore '.venv/*' --ignore 'var/*' --no-obsolete
 	$(PY) scripts/fill_en_po.py locale/en/LC_MESSAGES/django.po
+
+# The policy schedule PDF, our light CJK face against a naive WeasyPrint render, in a throwaway
+# SQLite database; the report goes to var/bench/policy_pdf.txt. BENCH_ARGS="--runs 15 --fonttools".
+bench-pdf: install messages
+	@mkdir -p var/bench
+	$(PY) scripts/bench_policy_pdf.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
