@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from portal.admin_base import HistoryAdmin
 from portal.models import (
     Authority,
     Firm,
@@ -42,7 +42,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Firm)
-class FirmAdmin(SimpleHistoryAdmin):
+class FirmAdmin(HistoryAdmin):
     list_display = ["name_zh", "name_en", "uscc", "region_code", "industry", "size"]
     list_filter = ["industry", "size"]
     search_fields = ["name_zh", "name_en", "uscc"]
@@ -50,7 +50,7 @@ class FirmAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(HistoryAdmin):
     list_display = ["user", "firm", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "firm"]
@@ -59,7 +59,7 @@ class MembershipAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(SimpleHistoryAdmin):
+class InvitationAdmin(HistoryAdmin):
     list_display = ["email", "firm", "role", "created_at", "sent_at", "accepted_at", "revoked_at"]
     list_select_related = ["firm"]
     search_fields = ["email", "firm__name_zh"]
@@ -73,21 +73,21 @@ class OfficerInline(admin.TabularInline):
 
 
 @admin.register(Authority)
-class AuthorityAdmin(SimpleHistoryAdmin):
+class AuthorityAdmin(HistoryAdmin):
     list_display = ["name_zh", "name_en", "region_code", "level"]
     search_fields = ["name_zh", "name_en", "region_code"]
     inlines = [OfficerInline]
 
 
 @admin.register(OfficerMembership)
-class OfficerMembershipAdmin(SimpleHistoryAdmin):
+class OfficerMembershipAdmin(HistoryAdmin):
     list_display = ["user", "authority", "title"]
     list_select_related = ["user", "authority"]
     autocomplete_fields = ["user", "authority"]
 
 
 @admin.register(IPAsset)
-class IPAssetAdmin(SimpleHistoryAdmin):
+class IPAssetAdmin(HistoryAdmin):
     list_display = ["kind", "number", "title", "firm", "legal_status", "expiry_date"]
     list_filter = ["kind", "legal_status", "patent_type"]
     list_select_related = ["firm"]

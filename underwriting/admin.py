@@ -1,6 +1,8 @@
+import hashlib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -8,8 +10,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Subquery
 from django.forms import formset_factory
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,8 +20,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from portal.admin_base import HistoryAdmin
+from portal.choices import AssetKind
 from portal.errors import DomainError
 from portal.models import User
 from portal.roles import SENIOR_UNDERWRITER, UNDERWRITER
@@ -26,16 +30,25 @@ from underwriting import rules, services
 from underwriting.choices import (
     ApplicationStatus,
     ClauseStatus,
+    DocumentStatus,
+    InstalmentStatus,
+    PaymentMethod,
+    PolicyStatus,
     QuestionnaireKind,
     QuoteStatus,
     RuleOutcome,
 )
 from underwriting.models import (
+    Acknowledgement,
     Application,
     ClauseVersion,
     CoefficientOption,
     CoefficientTable,
+    Instalment,
     Insurer,
+    Payment,
+    Policy,
+    PolicyDocument,
     Product,
     ProductInsurer,
     Questionnaire,
@@ -92,7 +105,7 @@ def _confirm(modeladmin, request, queryset, *, title, action, apply, button):
 
 
 @admin.register(Product)
-class ProductAdmin(SimpleHistoryAdmin):
+class ProductAdmin(HistoryAdmin):
     list_display = ["code", "name_zh", "name_en", "liability_class", "function_class", "status"]
     list_filter = ["status", "liability_class", "function_class", "insurers"]
     search_fields = ["code", "name_zh", "name_en"]
@@ -126,7 +139,7 @@ class ProductAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Rider)
-class RiderAdmin(SimpleHistoryAdmin):
+class RiderAdmin(HistoryAdmin):
     list_display = ["code", "name_zh", "name_en", "status"]
     list_filter = ["status"]
     search_fields = ["code", "name_zh", "name_en"]
@@ -193,7 +206,7 @@ class RiderFactorInline(FrozenWhenPublishedInline, admin.TabularInline):
 
 
 @admin.register(ClauseVersion)
-class ClauseVersionAdmin(SimpleHistoryAdmin):
+class ClauseVersionAdmin(HistoryAdmin):
     list_display = ["__str__", "status", "effective_date", "short_hash", "compare_link"]
     list_filter = ["status", "product", "rider"]
     list_select_related = ["product", "rider"]
@@ -763,7 +776,7 @@ def _exclusion_formset(request):
 
 
 @admin.register(Application)
-class ApplicationAdmin(SimpleHistoryAdmin):
+class ApplicationAdmin(HistoryAdmin):
     """The referral queue. Nothing here edits an application directly: the page shows what the
     applicant declared and what the portal made of it, and the buttons call the services."""
 
@@ -1190,7 +1203,7 @@ class ApplicationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Quote)
-class QuoteAdmin(SimpleHistoryAdmin):
+class QuoteAdmin(HistoryAdmin):
     list_display = [
         "number",
         "application_link",
@@ -1504,7 +1517,7 @@ class UnderwriterAuthorityForm(forms.ModelForm):
 
 
 @admin.register(UnderwriterAuthority)
-class UnderwriterAuthorityAdmin(SimpleHistoryAdmin):
+class UnderwriterAuthorityAdmin(HistoryAdmin):
     """Senior underwriters set how far each underwriter may go alone; underwriters look."""
 
     form = UnderwriterAuthorityForm
@@ -1758,7 +1771,7 @@ class UnderwritingRuleForm(forms.ModelForm):
 
 
 @admin.register(UnderwritingRule)
-class UnderwritingRuleAdmin(SimpleHistoryAdmin):
+class UnderwritingRuleAdmin(HistoryAdmin):
     form = UnderwritingRuleForm
     list_display = ["product_code", "code", "outcome", "active", "conditions_display"]
     list_filter = ["product", "outcome", "active"]
@@ -1774,3 +1787,875 @@ class UnderwritingRuleAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("conditions (all must hold)"))
     def conditions_display(self, obj):
         return _conditions_text(obj.conditions if obj else [])
+
+
+# =============================================================================================
+# Policies, their instalments and payments, and the exclusion acknowledgements. Everything here
+# reads; the one write, booking a bank transfer, goes through ``services.payment_record``.
+# =============================================================================================
+
+ADD_PAYMENT = "underwriting.add_payment"
+VIEW_POLICY_DOCUMENT = "underwriting.view_policydocument"
+# Statuses in which a policy still takes payments (as ``services.payment_record`` decides).
+PAYABLE_STATUSES = (PolicyStatus.AWAITING_PAYMENT, PolicyStatus.ISSUED, PolicyStatus.IN_FORCE)
+# Evidence is shown in China time whatever the server's settings are.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HISTORY_ROWS = 50
+
+
+class ReadOnlyAdminMixin:
+    """Shown to staff with the view permission; nobody adds, changes or deletes here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _shanghai(moment) -> str:
+    if not moment:
+        return "—"
+    return timezone.localtime(moment, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _parse_moment(value):
+    """A tick time as stored (ISO 8601 text) as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _policy_label(policy) -> str:
+    """The policy number, or "awaiting payment" before it is issued (no query)."""
+    return policy.number or gettext("awaiting payment")
+
+
+def _policy_link(policy):
+    url = reverse("admin:underwriting_policy_change", args=[policy.pk])
+    return format_html('<a href="{}">{}</a>', url, _policy_label(policy))
+
+
+def _asset_kind_label(kind) -> str:
+    try:
+        return str(AssetKind(kind).label)
+    except ValueError:
+        return str(kind or "")
+
+
+def _terms_view(policy) -> dict:
+    """The terms snapshot of the policy, labelled for reading."""
+    terms = policy.terms or {}
+    version = policy.clause_version
+    sections = {
+        section.get("code"): pick_language(section.get("name"))
+        for section in (terms.get("breakdown") or {}).get("sections") or ()
+    }
+    rider_names = _rider_names(version) if terms.get("riders") else {}
+    return {
+        "product": terms.get("product") or {},
+        "clause": terms.get("clause_version") or {},
+        "insured": [
+            {
+                "kind": _asset_kind_label(item.get("kind")),
+                "number": item.get("number") or "",
+                "title": item.get("title") or "",
+            }
+            for item in terms.get("insured") or ()
+        ],
+        "limits": [
+            {"code": code, "name": sections.get(code) or code, "limit": value}
+            for code, value in (terms.get("limits") or {}).items()
+        ],
+        "deductible": _deductible_label(version, terms.get("deductible") or ""),
+        "riders": [
+            {"code": code, "name": rider_names.get(code, code)}
+            for code in terms.get("riders") or ()
+        ],
+        "insurers": [
+            {
+                "code": insurer.get("code", ""),
+                "name": pick_language(insurer),
+                "share": insurer.get("share"),
+            }
+            for insurer in terms.get("insurers") or ()
+        ],
+        "exclusions": [
+            {
+                "key": exclusion.get("key", ""),
+                "source": pick_language(exclusion.get("source")),
+                "title": pick_language(exclusion.get("title")),
+                "text": pick_language(exclusion.get("text")),
+                "explanation": pick_language(exclusion.get("explanation")),
+            }
+            for exclusion in terms.get("exclusions") or ()
+        ],
+    }
+
+
+def _tick_rows(acknowledgement) -> list[dict]:
+    rows = []
+    for item in acknowledgement.items or ():
+        title = item.get("title") or {}
+        stored = item.get("ticked_at")
+        moment = _parse_moment(stored)
+        rows.append(
+            {
+                "key": item.get("key", ""),
+                "title": pick_language(title),
+                "title_zh": title.get("zh", "") if isinstance(title, dict) else str(title),
+                "title_en": title.get("en", "") if isinstance(title, dict) else "",
+                # An unreadable stored time is shown as stored, never hidden.
+                "ticked_at": _shanghai(moment) if moment else str(stored or ""),
+                "ticked": bool(stored),
+            }
+        )
+    return rows
+
+
+def _text_hash_matches(acknowledgement) -> bool:
+    digest = hashlib.sha256((acknowledgement.notice_text or "").encode("utf-8")).hexdigest()
+    return digest == acknowledgement.text_sha256
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+
+class _YearFilter(admin.SimpleListFilter):
+    """The years present in the table: one query, whatever the number of policies."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        years = Policy.objects.dates(self.field, "year", order="DESC")
+        return [(str(day.year), str(day.year)) for day in years]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            year = int(self.value())
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(**{f"{self.field}__year": year})
+
+
+class StartYearFilter(_YearFilter):
+    title = _("cover starts (year)")
+    parameter_name = "start_year"
+    field = "start_date"
+
+
+class EndYearFilter(_YearFilter):
+    title = _("cover ends (year)")
+    parameter_name = "end_year"
+    field = "end_date"
+
+
+def _overdue_instalments():
+    return Instalment.objects.filter(
+        policy=OuterRef("pk"),
+        status=InstalmentStatus.DUE,
+        due_date__lt=timezone.localdate(),
+    )
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("instalment overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Overdue")), ("no", _("Not overdue"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(Exists(_overdue_instalments()))
+        if self.value() == "no":
+            return queryset.filter(~Exists(_overdue_instalments()))
+        return queryset
+
+
+# --- Policies ----------------------------------------------------------------------------------
+
+
+class BankTransferForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount received (CNY)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_("One instalment at a time: the amount of the next instalment due."),
+    )
+    reference = forms.CharField(
+        label=_("Bank reference"),
+        max_length=100,
+        help_text=_("As on the bank statement. The same reference is never booked twice."),
+    )
+    received_at = forms.DateTimeField(
+        label=_("Received at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("China time, as on the bank statement."),
+    )
+
+    def clean_received_at(self):
+        value = self.cleaned_data["received_at"]
+        if value > timezone.now() + timedelta(minutes=5):
+            raise ValidationError(_("The money cannot have been received in the future."))
+        return value
+
+
+@admin.register(Policy)
+class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    """Policies as issued, read-only. Underwriters book bank transfers from here."""
+
+    list_display = [
+        "number_display",
+        "firm_name",
+        "product_code",
+        "status",
+        "period",
+        "premium_display",
+        "remaining_display",
+        "next_due_display",
+        "issued_at",
+    ]
+    list_display_links = ["number_display"]
+    list_filter = ["status", "product", StartYearFilter, EndYearFilter, OverdueFilter]
+    list_select_related = ["firm", "product"]
+    search_fields = ["number", "firm__name_zh", "firm__name_en", "firm__uscc"]
+    search_help_text = _("Policy number, firm name or USCC.")
+    ordering = ["-created_at", "-id"]
+    change_form_template = "admin/underwriting/policy/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number_display",
+                    "status",
+                    "version",
+                    "firm_display",
+                    "product_display",
+                    "clause_version",
+                    "quote_link",
+                    "application_link",
+                    "verification_code",
+                ]
+            },
+        ),
+        (
+            _("Cover and premium"),
+            {
+                "fields": [
+                    "period",
+                    "premium_display",
+                    "sum_insured_display",
+                    "remaining_display",
+                ]
+            },
+        ),
+        (_("Dates"), {"fields": ["created_at", "issued_at", "status_changed_at"]}),
+    ]
+    readonly_fields = [
+        "number_display",
+        "status",
+        "version",
+        "firm_display",
+        "product_display",
+        "clause_version",
+        "quote_link",
+        "application_link",
+        "verification_code",
+        "period",
+        "premium_display",
+        "sum_insured_display",
+        "remaining_display",
+        "created_at",
+        "issued_at",
+        "status_changed_at",
+    ]
+
+    def get_queryset(self, request):
+        due = Instalment.objects.filter(
+            policy=OuterRef("pk"), status=InstalmentStatus.DUE
+        ).order_by("due_date", "sequence")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("firm", "product")
+            .annotate(
+                next_due=Subquery(due.values("due_date")[:1]),
+                next_due_amount=Subquery(due.values("amount")[:1]),
+            )
+        )
+
+    # -- columns --
+
+    @admin.display(description=_("policy number"), ordering="number")
+    def number_display(self, obj):
+        return _policy_label(obj)
+
+    @admin.display(description=_("firm"), ordering="firm__name_zh")
+    def firm_name(self, obj):
+        return obj.firm.name
+
+    @admin.display(description=_("firm"))
+    def firm_display(self, obj):
+        return f"{obj.firm.name} ({obj.firm.uscc})"
+
+    @admin.display(description=_("product"), ordering="product__code")
+    def product_code(self, obj):
+        return obj.product.code
+
+    @admin.display(description=_("product"))
+    def product_display(self, obj):
+        return f"{obj.product.code} · {obj.product.name}"
+
+    @admin.display(description=_("period of cover"), ordering="start_date")
+    def period(self, obj):
+        return f"{obj.start_date:%Y-%m-%d} – {obj.end_date:%Y-%m-%d}"
+
+    @admin.display(description=_("annual premium (CNY)"), ordering="premium")
+    def premium_display(self, obj):
+        return money(obj.premium)
+
+    @admin.display(description=_("sum insured (CNY)"), ordering="sum_insured")
+    def sum_insured_display(self, obj):
+        return money(obj.sum_insured)
+
+    @admin.display(description=_("remaining sum insured (CNY)"), ordering="remaining_sum_insured")
+    def remaining_display(self, obj):
+        return money(obj.remaining_sum_insured)
+
+    @admin.display(description=_("next instalment due"), ordering="next_due")
+    def next_due_display(self, obj):
+        due = getattr(obj, "next_due", None)
+        if due is None:
+            return "—"
+        text = f"{due:%Y-%m-%d} · CNY {money(obj.next_due_amount)}"
+        if due < timezone.localdate():
+            return format_html(
+                '<strong class="uw-overdue">{} ({})</strong>', text, gettext("overdue")
+            )
+        return text
+
+    @admin.display(description=_("quote"))
+    def quote_link(self, obj):
+        url = reverse("admin:underwriting_quote_change", args=[obj.quote_id])
+        return format_html('<a href="{}">{}</a>', url, obj.quote.number)
+
+    @admin.display(description=_("application"))
+    def application_link(self, obj):
+        url = reverse("admin:underwriting_application_change", args=[obj.application_id])
+        return format_html('<a href="{}">{}</a>', url, obj.application.reference)
+
+    # -- the policy page --
+
+    def _next_instalment(self, policy):
+        if policy.status not in PAYABLE_STATUSES:
+            return None
+        return policy.instalments.filter(status=InstalmentStatus.DUE).order_by("sequence").first()
+
+    def _may_record_payment(self, request, policy) -> bool:
+        return request.user.has_perm(ADD_PAYMENT) and self._next_instalment(policy) is not None
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._detail_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _detail_context(self, request, policy) -> dict:
+        acknowledgement = Acknowledgement.objects.select_related("user", "quote").get(
+            pk=policy.acknowledgement_id
+        )
+        may_download = request.user.has_perm(VIEW_POLICY_DOCUMENT)
+        documents = [
+            {
+                "document": document,
+                "url": (
+                    reverse("admin:underwriting_policy_document", args=[policy.pk, document.pk])
+                    if may_download and document.status == DocumentStatus.READY and document.file
+                    else ""
+                ),
+            }
+            for document in policy.documents.all()
+        ]
+        return {
+            "policy": policy,
+            "terms": _terms_view(policy),
+            "instalments": list(policy.instalments.all()),
+            "payments": list(policy.payments.select_related("instalment", "recorded_by")),
+            "documents": documents,
+            "acknowledgement": acknowledgement,
+            "acknowledgement_complete": services.acknowledgement_is_complete(
+                acknowledgement, acknowledgement.quote
+            ),
+            "acknowledgement_url": reverse(
+                "admin:underwriting_acknowledgement_change", args=[acknowledgement.pk]
+            ),
+            "acknowledgement_print_url": reverse(
+                "admin:underwriting_acknowledgement_print", args=[acknowledgement.pk]
+            ),
+            "history": list(
+                policy.history.select_related("history_user").order_by("-history_date")[
+                    :HISTORY_ROWS
+                ]
+            ),
+            "may_record_payment": self._may_record_payment(request, policy),
+            "record_payment_url": reverse(
+                "admin:underwriting_policy_record_payment", args=[policy.pk]
+            ),
+            "today": timezone.localdate(),
+        }
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/record-payment/",
+                self.admin_site.admin_view(self.record_payment_view),
+                name="underwriting_policy_record_payment",
+            ),
+            path(
+                "<path:object_id>/documents/<int:document_id>/",
+                self.admin_site.admin_view(self.document_view),
+                name="underwriting_policy_document",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _viewable(self, request, object_id) -> Policy:
+        policy = self.get_object(request, unquote(object_id))
+        if policy is None:
+            raise Http404
+        if not self.has_view_permission(request, policy):
+            raise Forbidden
+        return policy
+
+    def record_payment_view(self, request, object_id):
+        """Book a bank transfer found on reconciliation: the next instalment due, in full."""
+        _require_perm(request, ADD_PAYMENT)
+        policy = self._viewable(request, object_id)
+        change_url = reverse("admin:underwriting_policy_change", args=[policy.pk])
+        instalment = self._next_instalment(policy)
+        if instalment is None:
+            messages.warning(request, _("Nothing is due on this policy."))
+            return redirect(change_url)
+        form = BankTransferForm(
+            request.POST if request.method == "POST" else None,
+            initial={
+                "amount": instalment.amount,
+                "received_at": timezone.localtime().replace(second=0, microsecond=0),
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            was_awaiting = policy.status == PolicyStatus.AWAITING_PAYMENT
+            try:
+                payment = services.payment_record(
+                    policy=policy,
+                    actor=request.user,
+                    amount=form.cleaned_data["amount"],
+                    reference=form.cleaned_data["reference"],
+                    method=PaymentMethod.BANK_TRANSFER,
+                    received_at=form.cleaned_data["received_at"],
+                )
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                policy.refresh_from_db()
+                params = {
+                    "amount": money(payment.amount),
+                    "reference": payment.reference,
+                    "number": policy.number or "",
+                }
+                if was_awaiting and policy.number:
+                    messages.success(
+                        request,
+                        _(
+                            "Bank transfer %(reference)s of CNY %(amount)s recorded: policy "
+                            "%(number)s is issued."
+                        )
+                        % params,
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Bank transfer %(reference)s of CNY %(amount)s recorded on %(policy)s.")
+                        % {**params, "policy": _policy_label(policy)},
+                    )
+                return redirect(change_url)
+        return TemplateResponse(
+            request,
+            "admin/underwriting/policy/record_payment.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Record a bank transfer"),
+                "policy": policy,
+                "policy_label": policy.number or str(policy),
+                "instalment": instalment,
+                "instalment_count": policy.instalments.count(),
+                "form": form,
+                "cancel_url": change_url,
+            },
+        )
+
+    def document_view(self, request, object_id, document_id):
+        """The policy document as a download, for staff who may read policy documents."""
+        _require_perm(request, VIEW_POLICY_DOCUMENT)
+        policy = self._viewable(request, object_id)
+        document = get_object_or_404(PolicyDocument, pk=document_id, policy=policy)
+        if document.status != DocumentStatus.READY or not document.file:
+            raise Http404
+        try:
+            handle = document.file.open("rb")
+        except (FileNotFoundError, OSError):
+            raise Http404 from None
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"{policy.number or f'policy-{policy.pk}'}-v{document.version}.pdf",
+            content_type="application/pdf",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+# --- Instalments and payments --------------------------------------------------------------------
+
+
+@admin.register(Instalment)
+class InstalmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "policy_display",
+        "firm_name",
+        "sequence",
+        "due_date",
+        "amount_display",
+        "status",
+        "paid_at",
+    ]
+    list_filter = ["status", ("due_date", admin.DateFieldListFilter)]
+    list_select_related = ["policy__firm"]
+    search_fields = [
+        "policy__number",
+        "policy__firm__name_zh",
+        "policy__firm__name_en",
+        "policy__firm__uscc",
+    ]
+    ordering = ["due_date", "policy_id", "sequence"]
+    fields = ["policy_display", "sequence", "due_date", "amount_display", "status", "paid_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("policy"), ordering="policy__number")
+    def policy_display(self, obj):
+        return _policy_link(obj.policy)
+
+    @admin.display(description=_("firm"), ordering="policy__firm__name_zh")
+    def firm_name(self, obj):
+        return obj.policy.firm.name
+
+    @admin.display(description=_("amount (CNY)"), ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    """Payments as booked. New ones come only from a policy's "record a bank transfer" page or
+    from the payment provider, never from a form here."""
+
+    list_display = [
+        "reference",
+        "policy_display",
+        "firm_name",
+        "instalment_display",
+        "amount_display",
+        "method",
+        "received_at",
+        "recorded_by_name",
+    ]
+    list_filter = ["method", ("received_at", admin.DateFieldListFilter)]
+    list_select_related = ["policy__firm", "instalment", "recorded_by"]
+    search_fields = [
+        "reference",
+        "policy__number",
+        "policy__firm__name_zh",
+        "policy__firm__name_en",
+        "policy__firm__uscc",
+    ]
+    ordering = ["-received_at", "-id"]
+    fields = [
+        "reference",
+        "policy_display",
+        "instalment_display",
+        "amount_display",
+        "method",
+        "received_at",
+        "recorded_by_name",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("policy"), ordering="policy__number")
+    def policy_display(self, obj):
+        return _policy_link(obj.policy)
+
+    @admin.display(description=_("firm"), ordering="policy__firm__name_zh")
+    def firm_name(self, obj):
+        return obj.policy.firm.name
+
+    @admin.display(description=_("instalment"), ordering="instalment__sequence")
+    def instalment_display(self, obj):
+        return obj.instalment.sequence if obj.instalment_id else "—"
+
+    @admin.display(description=_("amount (CNY)"), ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount)
+
+    @admin.display(description=_("recorded by"), ordering="recorded_by__email")
+    def recorded_by_name(self, obj):
+        return str(obj.recorded_by) if obj.recorded_by_id else gettext("the payment provider")
+
+
+# --- Exclusion acknowledgements -------------------------------------------------------------------
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The applicant's acknowledgement of the exclusions is evidence (Insurance Law art. 17):
+    nobody adds, changes or deletes one here, superusers included. The detail page shows every
+    field; the print page is the clean copy for a court file."""
+
+    list_display = ["quote_number", "firm_name", "user", "confirmed_at", "dwell_seconds"]
+    list_display_links = ["quote_number"]
+    list_filter = ["notice_version", "channel", ("confirmed_at", admin.DateFieldListFilter)]
+    list_select_related = ["quote", "firm", "user"]
+    search_fields = [
+        "quote__number",
+        "firm__name_zh",
+        "firm__name_en",
+        "firm__uscc",
+        "user__email",
+        "text_sha256",
+    ]
+    ordering = ["-confirmed_at", "-id"]
+    change_form_template = "admin/underwriting/acknowledgement/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "quote_number",
+                    "policy_link",
+                    "application_link",
+                    "firm_display",
+                    "user_display",
+                    "complete_display",
+                ]
+            },
+        ),
+        (
+            _("What was shown"),
+            {
+                "fields": [
+                    "notice_version",
+                    "clause_version_display",
+                    "text_sha256",
+                    "hash_check",
+                    "notice_text_display",
+                ]
+            },
+        ),
+        (
+            _("How it was confirmed"),
+            {
+                "fields": [
+                    "shown_at_display",
+                    "confirmed_at_display",
+                    "dwell_seconds",
+                    "ip_address",
+                    "user_agent",
+                    "channel",
+                    "items_table",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        "quote_number",
+        "policy_link",
+        "application_link",
+        "firm_display",
+        "user_display",
+        "complete_display",
+        "notice_version",
+        "clause_version_display",
+        "text_sha256",
+        "hash_check",
+        "notice_text_display",
+        "shown_at_display",
+        "confirmed_at_display",
+        "dwell_seconds",
+        "ip_address",
+        "user_agent",
+        "channel",
+        "items_table",
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("quote", "firm", "user", "application", "clause_version__product")
+        )
+
+    @admin.display(description=_("quote"), ordering="quote__number")
+    def quote_number(self, obj):
+        return obj.quote.number
+
+    @admin.display(description=_("firm"), ordering="firm__name_zh")
+    def firm_name(self, obj):
+        return obj.firm.name
+
+    @admin.display(description=_("firm"))
+    def firm_display(self, obj):
+        return f"{obj.firm.name} ({obj.firm.uscc})"
+
+    @admin.display(description=_("confirmed by"))
+    def user_display(self, obj):
+        return f"{obj.user} <{obj.user.email}>"
+
+    @admin.display(description=_("policy"))
+    def policy_link(self, obj):
+        policy = Policy.objects.filter(acknowledgement=obj).only("pk", "number").first()
+        return _policy_link(policy) if policy else "—"
+
+    @admin.display(description=_("application"))
+    def application_link(self, obj):
+        url = reverse("admin:underwriting_application_change", args=[obj.application_id])
+        return format_html('<a href="{}">{}</a>', url, obj.application.reference)
+
+    @admin.display(description=_("complete?"))
+    def complete_display(self, obj):
+        # Only here, on the detail page: it rebuilds the quote's notice (several queries).
+        if services.acknowledgement_is_complete(obj, obj.quote):
+            return gettext("Yes: every exclusion of the quote is ticked, with the same text")
+        return format_html(
+            '<strong class="uw-overdue">{}</strong>',
+            gettext("No: the record does not cover the quote's exclusions as they stand"),
+        )
+
+    @admin.display(description=_("clause version"))
+    def clause_version_display(self, obj):
+        version = obj.clause_version
+        return f"{version} · SHA-256 {version.text_sha256 or '—'}"
+
+    @admin.display(description=_("SHA-256 of the stored text"))
+    def hash_check(self, obj):
+        if _text_hash_matches(obj):
+            return gettext("Matches the recorded SHA-256")
+        return format_html(
+            '<strong class="uw-overdue">{}</strong>',
+            gettext("Does not match the recorded SHA-256"),
+        )
+
+    @admin.display(description=_("text shown"))
+    def notice_text_display(self, obj):
+        return format_html(
+            '<pre class="uw-notice-text" style="white-space: pre-wrap">{}</pre>', obj.notice_text
+        )
+
+    @admin.display(description=_("notice shown"), ordering="shown_at")
+    def shown_at_display(self, obj):
+        return f"{_shanghai(obj.shown_at)} (Asia/Shanghai)"
+
+    @admin.display(description=_("confirmed"), ordering="confirmed_at")
+    def confirmed_at_display(self, obj):
+        return f"{_shanghai(obj.confirmed_at)} (Asia/Shanghai)"
+
+    @admin.display(description=_("items and ticks"))
+    def items_table(self, obj):
+        rows = _tick_rows(obj)
+        if not rows:
+            return "—"
+        header = format_html_join(
+            "",
+            "<th>{}</th>",
+            ((label,) for label in (gettext("Item"), gettext("Exclusion"), gettext("Ticked"))),
+        )
+        body = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    row["key"],
+                    row["title"],
+                    row["ticked_at"] if row["ticked"] else gettext("not ticked"),
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            '<table class="uw-ticks"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            header,
+            body,
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["print_url"] = reverse(
+                "admin:underwriting_acknowledgement_print", args=[obj.pk]
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/print/",
+                self.admin_site.admin_view(self.print_view),
+                name="underwriting_acknowledgement_print",
+            ),
+            *super().get_urls(),
+        ]
+
+    def print_view(self, request, object_id):
+        """A clean page for print: the stored text line by line and the evidence."""
+        acknowledgement = self.get_object(request, unquote(object_id))
+        if acknowledgement is None:
+            raise Http404
+        if not self.has_view_permission(request, acknowledgement):
+            raise Forbidden
+        policy = Policy.objects.filter(acknowledgement=acknowledgement).only("number").first()
+        response = TemplateResponse(
+            request,
+            "admin/underwriting/acknowledgement/print.html",
+            {
+                "title": _("Exclusion acknowledgement for quote %(number)s")
+                % {"number": acknowledgement.quote.number},
+                "acknowledgement": acknowledgement,
+                "policy_number": policy.number if policy else None,
+                "lines": acknowledgement.notice_text.splitlines(),
+                "ticks": _tick_rows(acknowledgement),
+                "shown_at": _shanghai(acknowledgement.shown_at),
+                "confirmed_at": _shanghai(acknowledgement.confirmed_at),
+                "hash_matches": _text_hash_matches(acknowledgement),
+                "complete": services.acknowledgement_is_complete(
+                    acknowledgement, acknowledgement.quote
+                ),
+                "printed_at": _shanghai(timezone.now()),
+                "printed_by": request.user,
+                "change_url": reverse(
+                    "admin:underwriting_acknowledgement_change", args=[acknowledgement.pk]
+                ),
+            },
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
