@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from portal import officer_views, views
+from underwriting import views_policies
 
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "IP Insurance Portal"
@@ -14,8 +15,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("products/", include("underwriting.urls")),
     path("robots.txt", views.robots_txt),
+    path("verify/", views_policies.policy_verify_page, name="verify"),
     path("accounts/", include("allauth.urls")),
     path("app/applications/", include("underwriting.urls_app")),
+    path("app/policies/", include("underwriting.urls_policies")),
     path("app/", include("portal.urls_app")),
     path("officer/", include((officer_views.urlpatterns, "officer"))),
     path("admin/", admin.site.urls),

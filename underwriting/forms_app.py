@@ -477,3 +477,124 @@ class QuestionnaireForm(ServiceErrorsMixin, forms.Form):
                 }
             )
         return groups
+
+
+# --- The exclusion notice ---------------------------------------------------------------------
+
+
+class ExclusionNoticeForm(forms.Form):
+    """The notice's confirmation: one unticked box per exclusion with the time it was ticked
+    (filled in by the page's script), the confirmation of the notice as a whole, the number of
+    instalments when the product allows more than one, the signed token and the text's hash.
+
+    Nothing is ticked in advance and nothing is checked here: ``services.acknowledgement_record``
+    decides, and its refusal is shown as a message with the boxes kept as they were."""
+
+    token = forms.CharField(widget=forms.HiddenInput, required=False)
+    text_sha256 = forms.CharField(widget=forms.HiddenInput, required=False)
+    confirm = forms.BooleanField(
+        required=False,
+        label=_(
+            "I confirm that the insurer has shown me every exclusion above in a prominent way and "
+            "explained it, that I have read and understood them and their legal effect, and I "
+            "accept the quote on these terms."
+        ),
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input", "id": "notice-confirm"}),
+    )
+
+    def __init__(self, *args, notice, max_instalments: int = 1, plans=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.notice = notice
+        self.items = list(notice.items)
+        for item in self.items:
+            self.fields[self.tick_name(item.key)] = forms.BooleanField(
+                required=False,
+                label=_("I have read and understood this exclusion"),
+                widget=forms.CheckboxInput(
+                    attrs={
+                        "class": "form-check-input exclusion-tick",
+                        "data-key": item.key,
+                        "id": f"tick-{item.key}",
+                        "aria-describedby": f"exclusion-title-{item.key}",
+                    }
+                ),
+            )
+            self.fields[self.time_name(item.key)] = forms.CharField(
+                required=False,
+                widget=forms.HiddenInput(
+                    attrs={"class": "exclusion-tick-time", "data-key": item.key}
+                ),
+            )
+        if max_instalments > 1:
+            self.fields["instalments"] = forms.TypedChoiceField(
+                label=_("How do you want to pay the premium?"),
+                coerce=int,
+                choices=[(n, (plans or {}).get(n, str(n))) for n in range(1, max_instalments + 1)],
+                initial=1,
+                widget=forms.Select(attrs={"class": "form-select", "id": "notice-instalments"}),
+            )
+
+    @staticmethod
+    def tick_name(key: str) -> str:
+        return f"tick-{key}"
+
+    @staticmethod
+    def time_name(key: str) -> str:
+        return f"ticked_at-{key}"
+
+    def rows(self) -> list[dict]:
+        """Each exclusion with its box and hidden tick time, for the template."""
+        return [
+            {
+                "item": item,
+                "tick": self[self.tick_name(item.key)],
+                "time": self[self.time_name(item.key)],
+            }
+            for item in self.items
+        ]
+
+    def _checked(self, name: str) -> bool:
+        return self.data.get(name) in ("on", "true", "1", "yes")
+
+    def ticks(self) -> dict:
+        """{key: ISO time of the tick, or True when ticked without a time, or None}; a time
+        without its box ticked (the box was unticked again) counts as not ticked."""
+        ticks = {}
+        for item in self.items:
+            if self._checked(self.tick_name(item.key)):
+                ticks[item.key] = (self.data.get(self.time_name(item.key)) or "").strip() or True
+            else:
+                ticks[item.key] = None
+        return ticks
+
+    def confirmed(self) -> bool:
+        return self._checked("confirm")
+
+    def instalments(self) -> int:
+        if "instalments" not in self.fields:
+            return 1
+        try:
+            return int(self.data.get("instalments") or 1)
+        except (TypeError, ValueError):
+            return 0  # refused by the service with its message
+
+
+# --- Public policy verification ---------------------------------------------------------------
+
+
+class PolicyVerifyForm(forms.Form):
+    number = forms.CharField(
+        label=_("Policy number"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"class": "form-control font-monospace", "autocomplete": "off", "id": "number"}
+        ),
+    )
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"class": "form-control font-monospace", "autocomplete": "off", "id": "code"}
+        ),
+        help_text=_("Printed on the policy next to its number."),
+    )

@@ -1,20 +1,26 @@
-"""Reads of the applicant's workspace: applications and quotes, scoped to the firms the user is a
-member of and prefetched so that a page costs the same number of queries for 3 or 3,000 rows.
+"""Reads of the applicant's workspace: applications, quotes and policies, scoped to the firms the
+user is a member of and prefetched so that a page costs the same number of queries for 3 or 3,000
+rows.
 
-Another firm's application or quote does not exist for the user: lookups answer 404, never 403.
+Another firm's application, quote or policy does not exist for the user: lookups answer 404, never
+403.
 """
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from portal.models import IPAsset, Membership
-from underwriting.choices import ProductStatus, QuoteStatus
+from underwriting.choices import DocumentStatus, InstalmentStatus, ProductStatus, QuoteStatus
 from underwriting.models import (
     Application,
     ApplicationAsset,
     ApplicationEvent,
     CoefficientTable,
+    Instalment,
+    Policy,
+    PolicyDocument,
     Quote,
+    Rider,
     RiderFactor,
     UnderwriterQuestion,
 )
@@ -140,3 +146,84 @@ def insurable_assets(application: Application):
     return IPAsset.objects.filter(firm_id=application.firm_id, kind__in=kinds).order_by(
         "kind", "number", "id"
     )
+
+
+# --- Policies ---------------------------------------------------------------------------------
+
+
+def _due_instalments():
+    return Prefetch(
+        "instalments",
+        queryset=Instalment.objects.filter(status=InstalmentStatus.DUE).order_by("sequence"),
+        to_attr="due_instalments",
+    )
+
+
+def _current_documents():
+    return Prefetch(
+        "documents",
+        queryset=PolicyDocument.objects.filter(is_current=True),
+        to_attr="current_documents",
+    )
+
+
+def policies_visible_to(user):
+    """Every policy of every firm the user belongs to."""
+    if not getattr(user, "is_authenticated", False):
+        return Policy.objects.none()
+    return Policy.objects.filter(firm_id__in=_member_firm_ids(user))
+
+
+def policies_of_firm(firm):
+    """The firm's policies for the list page and the dashboard, newest first, each with its
+    instalments still due and its current document: the same queries for 3 or 3,000 rows."""
+    return (
+        Policy.objects.filter(firm=firm)
+        .select_related("product")
+        .prefetch_related(_due_instalments(), _current_documents())
+        .order_by("-created_at", "-id")
+    )
+
+
+def policy_for_user(user, pk: int) -> Policy:
+    """One policy of the user's firms with what its page shows; 404 for anyone else's."""
+    return get_object_or_404(
+        policies_visible_to(user)
+        .select_related(
+            "product",
+            "firm",
+            "quote",
+            "application",
+            "clause_version",
+            "acknowledgement",
+            "acknowledgement__user",
+        )
+        .prefetch_related(
+            _due_instalments(),
+            _current_documents(),
+            Prefetch("instalments", queryset=Instalment.objects.order_by("sequence")),
+            Prefetch("documents", queryset=PolicyDocument.objects.order_by("-version")),
+            *_clause_prefetches(),
+        ),
+        pk=pk,
+    )
+
+
+def policy_document_for_user(user, policy_pk: int, document_pk: int) -> PolicyDocument:
+    """A ready document of a policy of the user's firms; 404 otherwise."""
+    return get_object_or_404(
+        PolicyDocument.objects.select_related("policy").filter(
+            policy__firm_id__in=_member_firm_ids(user),
+            policy_id=policy_pk,
+            status=DocumentStatus.READY,
+        ),
+        pk=document_pk,
+    )
+
+
+def policy_of_application(application: Application) -> Policy | None:
+    return Policy.objects.filter(application=application).first()
+
+
+def riders_by_code(codes) -> dict:
+    return {rider.code: rider for rider in Rider.objects.filter(code__in=list(codes or ()))}

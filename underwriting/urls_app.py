@@ -19,6 +19,8 @@ urlpatterns = [
         views_app.question_answer,
         name="question_answer",
     ),
+    # Kept for old links and bookmarks: redirects to the notice, accepts nothing.
     path("<int:pk>/quotes/<int:quote_pk>/accept/", views_app.quote_accept, name="quote_accept"),
+    path("<int:pk>/quotes/<int:quote_pk>/notice/", views_app.quote_notice, name="quote_notice"),
     path("<int:pk>/quotes/<int:quote_pk>/pdf/", views_app.quote_pdf, name="quote_pdf"),
 ]

@@ -1,20 +1,25 @@
 """The applicant's side of applying for cover: start, the step-by-step form, review and
-declaration, the applications list and detail, answers to the underwriter, accepting or
-withdrawing, and the quote PDF.
+declaration, the applications list and detail, answers to the underwriter, the exclusion notice
+that accepts a quote (binding), withdrawing, and the quote PDF.
 
 Views read through ``underwriting.selectors_app`` (scoped to the user's firms: anyone else's
 application answers 404) and write only through ``underwriting.services``. Answers live in the
 database, never in the session, so an application reopens complete from any new session.
 """
 
+import time
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.choices import AssetKind
@@ -29,6 +34,7 @@ from underwriting.choices import (
 )
 from underwriting.forms_app import (
     CoverForm,
+    ExclusionNoticeForm,
     QuestionnaireForm,
     answer_rows,
     effect_rows,
@@ -579,6 +585,11 @@ def application_detail(request, pk):
             else None
         ),
         "can_withdraw": application.status in WITHDRAWABLE,
+        "policy": (
+            selectors_app.policy_of_application(application)
+            if application.status == ApplicationStatus.ACCEPTED
+            else None
+        ),
         "older_quotes": [q for q in application.visible_quotes if q is not live_quote],
         "RuleOutcome": RuleOutcome,
     }
@@ -605,23 +616,158 @@ def question_answer(request, pk, question_pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def quote_accept(request, pk, quote_pk):
+    """The former accept button: accepting is binding now, and binding is only ever done by
+    confirming the exclusion notice. Nothing is accepted here."""
     quote = selectors_app.quote_for_user(request.user, pk, quote_pk)
+    return redirect("applications:quote_notice", pk=pk, quote_pk=quote.pk)
+
+
+# --- The exclusion notice (binding) ------------------------------------------------------------
+
+
+def _notice_refusal(request, quote):
+    """Why this quote cannot be bound any more, as a redirect with a message; None when it can."""
+    if quote.status == QuoteStatus.ACCEPTED:
+        policy = selectors_app.policy_of_application(quote.application)
+        if policy is not None and policy.quote_id == quote.pk:
+            messages.info(request, _("You have already accepted this quote."))
+            return redirect("policies:detail", pk=policy.pk)
+    if quote.status != QuoteStatus.OFFERED:
+        messages.error(request, _("This quote can no longer be accepted."))
+        return _detail(quote.application)
+    if quote.valid_until < timezone.localdate():
+        messages.error(request, _("This quote has expired. Ask for a new one."))
+        return _detail(quote.application)
+    return None
+
+
+def _token_age(token: str) -> int | None:
+    """Seconds since the notice token was signed (for the page's countdown only: the service
+    checks the token itself)."""
     try:
-        services.quote_accept(quote=quote, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            _(
-                "Quote %(number)s accepted. Binding continues in the next step: you confirm the "
-                "exclusion notice and pay the premium."
+        stamp = signing.b62_decode(token.rsplit(":", 2)[1])
+    except (AttributeError, IndexError, ValueError):
+        return None
+    return max(0, int(time.time()) - stamp)
+
+
+def _instalment_plans(quote, max_instalments: int) -> dict:
+    """Labels of the instalment choices, with the amounts the plan would give."""
+    plans = {}
+    today = timezone.localdate()
+    for count in range(1, max_instalments + 1):
+        plan = services.instalment_plan(quote.premium, count, today)
+        if count == 1:
+            plans[count] = _("Single payment of CNY %(amount)s") % {"amount": f"{plan[0][1]:,.2f}"}
+        else:
+            plans[count] = _("%(count)d instalments: CNY %(first)s, then CNY %(amount)s") % {
+                "count": count,
+                "first": f"{plan[0][1]:,.2f}",
+                "amount": f"{plan[-1][1]:,.2f}",
+            }
+    return plans
+
+
+NOTICE_SOURCES = {
+    "clause": _lazy("Main clause"),
+    "rider": _lazy("Rider"),
+    "special": _lazy("Special term of this quote"),
+}
+
+
+def _notice_rows(form) -> list[dict]:
+    rows = form.rows()
+    for row in rows:
+        kind = row["item"].key.split("-", 1)[0]
+        row["kind"] = kind
+        row["kind_label"] = NOTICE_SOURCES.get(kind, "")
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def quote_notice(request, pk, quote_pk):
+    """The exclusion notice (Insurance Law art. 17): every exclusion of the quote, each
+    prominently shown, explained in plain words and ticked on its own; the notice confirmed as a
+    whole; at least the minimum reading time measured on the server from a signed token issued
+    when the page is shown. Confirming accepts the quote and creates the policy."""
+    quote = selectors_app.quote_for_user(request.user, pk, quote_pk)
+    refusal = _notice_refusal(request, quote)
+    if refusal is not None:
+        return refusal
+    application = selectors_app.application_for_user(request.user, pk)
+    product = application.product
+    notice = services.exclusion_notice(quote)
+    max_instalments = max(product.max_instalments or 1, 1)
+    form_options = {
+        "notice": notice,
+        "max_instalments": max_instalments,
+        "plans": _instalment_plans(quote, max_instalments) if max_instalments > 1 else None,
+    }
+    fresh = {"token": "", "text_sha256": notice.sha256}
+    form = None
+    if request.method == "POST":
+        form = ExclusionNoticeForm(request.POST, **form_options)
+        try:
+            policy = services.acknowledgement_record(
+                quote=quote,
+                actor=request.user,
+                token=request.POST.get("token") or "",
+                text_sha256=request.POST.get("text_sha256") or "",
+                ticks=form.ticks(),
+                confirmed=form.confirmed(),
+                instalments=form.instalments(),
+                # The address of the connection itself: a forwarded-for header can be forged.
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
-            % {"number": quote.number},
-        )
-    return redirect("applications:detail", pk=pk)
+        except DomainError as error:
+            if error.code in ("transition", "expired"):
+                # Accepted in another tab, withdrawn or expired meanwhile.
+                quote.refresh_from_db()
+                refusal = _notice_refusal(request, quote)
+                if refusal is not None:
+                    return refusal
+            messages.error(request, error.message)
+            if request.POST.get("text_sha256") != notice.sha256 or error.code == "token":
+                # The text changed (or the page is too old): read it again from the start.
+                form = None
+        else:
+            messages.success(
+                request,
+                _(
+                    "Thank you. Your acknowledgement was recorded and the quote accepted. Pay "
+                    "the first instalment to start your cover."
+                ),
+            )
+            return redirect("policies:detail", pk=policy.pk)
+    if form is None:
+        fresh["token"] = services.notice_token(quote=quote, user=request.user, notice=notice)
+        form = ExclusionNoticeForm(initial=fresh, **form_options)
+        token = fresh["token"]
+    else:
+        token = request.POST.get("token") or ""
+    minimum = int(getattr(settings, "EXCLUSION_NOTICE_MIN_SECONDS", 30))
+    age = _token_age(token)
+    context = {
+        "application": application,
+        "product": product,
+        "quote": quote,
+        "notice": notice,
+        "form": form,
+        "rows": _notice_rows(form),
+        "min_seconds": minimum,
+        "remaining_seconds": max(0, minimum - (age or 0)),
+        "limits": [
+            {"name": _section_names(application.clause_version).get(code, code), "amount": value}
+            for code, value in (quote.limits or {}).items()
+        ],
+        "deductible": _deductible_label(application.clause_version, quote.deductible),
+        "riders": _rider_names(application.clause_version, quote.rider_codes),
+    }
+    return render(request, "underwriting/app/notice.html", context)
 
 
 @login_required

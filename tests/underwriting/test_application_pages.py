@@ -458,22 +458,28 @@ def test_sales_in_the_usa_are_referred_with_the_reason(catalogue, en_a, patent):
     assert 'id="accept-quote"' not in page
 
 
-def test_accept_the_quote_then_binding_follows(catalogue, en_a, patent):
+def test_accepting_the_quote_goes_through_the_exclusion_notice(
+    catalogue, en_a, applicant_a, patent
+):
+    from tests.underwriting.application_helpers import acknowledge
+
     application = fill_in(en_a, [patent])
     submit(en_a, application)
     quote = application.quotes.get()
+    notice_url = f"/app/applications/{application.pk}/quotes/{quote.pk}/notice/"
+    assert notice_url in text(en_a.get(detail_url(application)))
+    # The old accept address only leads to the notice; nothing is accepted without it.
     response = en_a.post(f"/app/applications/{application.pk}/quotes/{quote.pk}/accept/")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"].endswith(notice_url)
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.OFFERED
+    acknowledge(quote, applicant_a)
     quote.refresh_from_db()
     application.refresh_from_db()
     assert quote.status == QuoteStatus.ACCEPTED
     assert application.status == ApplicationStatus.ACCEPTED
     page = text(en_a.get(detail_url(application)))
     assert 'id="binding-next"' in page
-    assert "exclusion" in page and "pay the premium" in page
-    # accepting twice is refused with a message, nothing changes
-    again = en_a.post(f"/app/applications/{application.pk}/quotes/{quote.pk}/accept/", follow=True)
-    assert "can no longer be accepted" in text(again)
 
 
 def test_withdraw_needs_a_post_and_withdraws(catalogue, en_a, patent):

@@ -1,0 +1,20 @@
+"""The applicant's policies, under /app/policies/ (see portal/urls.py)."""
+
+from django.urls import path
+
+from underwriting import views_policies
+
+app_name = "policies"
+
+urlpatterns = [
+    path("", views_policies.policy_list, name="list"),
+    path("dashboard-card/", views_policies.dashboard_card, name="dashboard_card"),
+    path("<int:pk>/", views_policies.policy_detail, name="detail"),
+    path("<int:pk>/pay/", views_policies.policy_pay, name="pay"),
+    path("<int:pk>/pay/sandbox/", views_policies.sandbox_pay, name="sandbox_pay"),
+    path(
+        "<int:pk>/documents/<int:document_pk>/",
+        views_policies.policy_document,
+        name="document",
+    ),
+]
