@@ -243,3 +243,28 @@ def test_renewal_reminder_and_prefilled_application(catalogue, firm_a, applicant
     assert renewal.completed_steps == []
     with pytest.raises(DomainError):
         services.policy_renew(policy=policy, actor=applicant_a)
+
+
+def test_cancelling_an_unpaid_policy_owes_nothing(catalogue, firm_a, applicant_a):
+    policy = _policy(firm_a, applicant_a, pay=False)
+    assert policy.status == PolicyStatus.AWAITING_PAYMENT
+    cancellation = services.policy_cancel(
+        policy=policy, actor=applicant_a, by=CancellationParty.POLICYHOLDER
+    )
+    assert cancellation.refund == 0 and cancellation.kept == 0
+    assert cancellation.explanation["amount_owed"] == "0.00"
+
+
+def test_cancelling_after_a_return_premium_endorsement(catalogue, firm_a, applicant_a, senior):
+    policy = _start_now(_policy(firm_a, applicant_a))
+    services.policy_endorse(
+        policy=policy,
+        actor=senior,
+        effective_date=policy.start_date,
+        limits={"investigation": "50000"},
+    )
+    policy.refresh_from_db()
+    cancellation = services.policy_cancel(
+        policy=policy, actor=applicant_a, by=CancellationParty.POLICYHOLDER
+    )
+    assert 0 <= cancellation.refund <= policy.premium

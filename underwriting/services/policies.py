@@ -702,7 +702,14 @@ def instalments_remind_and_lapse(today: date | None = None) -> dict:
 
 
 def _paid(policy: Policy) -> Decimal:
-    return sum((p.amount for p in policy.payments.all()), Decimal("0.00"))
+    """Premium the insurer holds: payments received less the return premium of endorsements
+    (paid back when they were made), within 0 and the annual premium."""
+    received = sum((p.amount for p in policy.payments.all()), Decimal("0.00"))
+    returned = sum(
+        (-e.premium_change for e in policy.endorsements.all() if e.premium_change < 0),
+        Decimal("0.00"),
+    )
+    return min(max(received - returned, Decimal("0.00")), policy.premium)
 
 
 def _firm_users(firm):
@@ -712,6 +719,23 @@ def _firm_users(firm):
 def cancellation_quote(policy: Policy, *, by: str, effective_date: date) -> dict:
     """What a cancellation would refund, and why — shown before the firm or staff confirm."""
     premium = policy.premium
+    if policy.status == PolicyStatus.AWAITING_PAYMENT:
+        # No premium, no contract in effect (clause art. 19): nothing is kept or owed.
+        paid = _paid(policy)
+        return {
+            "basis": "never_in_effect",
+            "premium": str(premium),
+            "kept": "0.00",
+            "computed_refund": str(paid),
+            "paid": str(paid),
+            "refund": str(paid),
+            "amount_owed": "0.00",
+            "months_on_risk": None,
+            "percent_kept": None,
+            "days_on_risk": None,
+            "days_in_period": None,
+            "effective_date": effective_date.isoformat(),
+        }
     if by == CancellationParty.POLICYHOLDER and effective_date < policy.start_date:
         fee = min(policy.product.cancellation_fee, premium)
         calculation = refunds.policyholder_cancellation_before_start_refund(premium, fee_amount=fee)
@@ -865,10 +889,12 @@ def policy_endorse(
         if assets.count() != len(set(add_asset_ids)):
             raise DomainError(_("Add only rights of the insured firm."))
         known = {item["id"] for item in insured}
+        added = []
         for asset in assets:
             if asset.kind not in policy.product.ip_types:
                 raise DomainError(_("This product does not cover some of the rights you chose."))
             if asset.pk not in known:
+                added.append(asset.pk)
                 insured.append(
                     {
                         "id": asset.pk,
@@ -877,7 +903,8 @@ def policy_endorse(
                         "title": asset.title,
                     }
                 )
-        changes["added"] = sorted(int(i) for i in add_asset_ids)
+        if added:
+            changes["added"] = sorted(added)
     if not insured:
         raise DomainError(_("A policy needs at least one insured right."))
     new_limits = dict(terms.get("limits") or {})
@@ -1010,6 +1037,8 @@ def policy_renew(*, policy: Policy, actor):
     from underwriting.services.applications import application_start, sum_insured_of
 
     _require_member(policy.firm, actor)
+    # Locked so that two clicks cannot start two renewals.
+    policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if policy.status not in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE, PolicyStatus.EXPIRED):
         raise DomainError(_("Only a policy that ran its course can be renewed."))
     if (
