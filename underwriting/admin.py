@@ -1,7 +1,8 @@
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -24,11 +25,12 @@ from django.utils.translation import gettext_lazy as _
 from portal.admin_base import HistoryAdmin
 from portal.choices import AssetKind
 from portal.errors import DomainError
-from portal.models import User
+from portal.models import IPAsset, User
 from portal.roles import SENIOR_UNDERWRITER, UNDERWRITER
-from underwriting import rules, services
+from underwriting import refunds, rules, services
 from underwriting.choices import (
     ApplicationStatus,
+    CancellationParty,
     ClauseStatus,
     DocumentStatus,
     InstalmentStatus,
@@ -41,6 +43,7 @@ from underwriting.choices import (
 from underwriting.models import (
     Acknowledgement,
     Application,
+    Cancellation,
     ClauseVersion,
     CoefficientOption,
     CoefficientTable,
@@ -61,6 +64,7 @@ from underwriting.models import (
     pick_language,
 )
 from underwriting.templatetags.catalogue import amount, money
+from underwriting.templatetags.catalogue import number as plain_number
 
 
 @admin.register(Insurer)
@@ -1791,13 +1795,19 @@ class UnderwritingRuleAdmin(HistoryAdmin):
 
 # =============================================================================================
 # Policies, their instalments and payments, and the exclusion acknowledgements. Everything here
-# reads; the one write, booking a bank transfer, goes through ``services.payment_record``.
+# reads; the writes — booking a bank transfer, endorsing, cancelling on the insurer's behalf — go
+# through ``services.payment_record``, ``services.policy_endorse`` and ``services.policy_cancel``.
 # =============================================================================================
 
 ADD_PAYMENT = "underwriting.add_payment"
+ADD_ENDORSEMENT = "underwriting.add_endorsement"
+ADD_CANCELLATION = "underwriting.add_cancellation"
 VIEW_POLICY_DOCUMENT = "underwriting.view_policydocument"
 # Statuses in which a policy still takes payments (as ``services.payment_record`` decides).
 PAYABLE_STATUSES = (PolicyStatus.AWAITING_PAYMENT, PolicyStatus.ISSUED, PolicyStatus.IN_FORCE)
+# As ``services.policy_endorse`` and ``services.policy_cancel`` decide.
+ENDORSABLE_STATUSES = (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE)
+CANCELLABLE_STATUSES = (PolicyStatus.AWAITING_PAYMENT, PolicyStatus.ISSUED, PolicyStatus.IN_FORCE)
 # Evidence is shown in China time whatever the server's settings are.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HISTORY_ROWS = 50
@@ -1875,6 +1885,7 @@ def _terms_view(policy) -> dict:
             for code, value in (terms.get("limits") or {}).items()
         ],
         "deductible": _deductible_label(version, terms.get("deductible") or ""),
+        "address": terms.get("firm_address") or "",
         "riders": [
             {"code": code, "name": rider_names.get(code, code)}
             for code in terms.get("riders") or ()
@@ -2011,9 +2022,393 @@ class BankTransferForm(forms.Form):
         return value
 
 
+def _as_decimal(value) -> Decimal | None:
+    """A stored or typed amount as a Decimal ("150,000" and "150000.00" alike), or None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value).replace(",", "").strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _insured_label(item: dict) -> str:
+    """An insured right as the terms snapshot keeps it: "Patent ZL2021… · Title"."""
+    head = " ".join(p for p in (_asset_kind_label(item.get("kind")), item.get("number")) if p)
+    return " · ".join(p for p in (head, item.get("title") or "") if p)
+
+
+def _asset_label(asset) -> str:
+    return _insured_label({"kind": asset.kind, "number": asset.number, "title": asset.title})
+
+
+def _policy_address(policy) -> str:
+    """The address on the policy: the one endorsed last, else the firm's registered one."""
+    return (policy.terms or {}).get("firm_address") or policy.firm.address or ""
+
+
+class AmountField(forms.DecimalField):
+    """An amount typed with or without thousands separators ("150,000"), shown with them."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "size": 16})
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace(",", "").replace("，", "").replace(" ", "").strip()
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        return value if value in (None, "") else amount(value)
+
+
+class EndorsementForm(forms.Form):
+    """A change during the period: limits per cover section of the policy's clause version, rights
+    added or removed, a new address. The limits start as the policy has them."""
+
+    effective_date = forms.DateField(
+        label=_("Effective from"),
+        # An <input type="date"> only takes ISO dates, whatever the language.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        help_text=_(
+            "Within the policy period. The premium changes pro rata for the days from this date "
+            "to the end of the period."
+        ),
+    )
+    address = forms.CharField(
+        label=_("New address"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"size": 80}),
+    )
+
+    def __init__(self, *args, policy, sections, addable, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+        self.sections = list(sections)
+        terms = policy.terms or {}
+        self.current_limits = dict(terms.get("limits") or {})
+        self.insured = list(terms.get("insured") or ())
+        self.current_address = _policy_address(policy)
+        today = timezone.localdate()
+        self.initial.setdefault(
+            "effective_date", min(max(today, policy.start_date), policy.end_date)
+        )
+        self.fields["effective_date"].widget.attrs.update(
+            min=policy.start_date.isoformat(), max=policy.end_date.isoformat()
+        )
+        for section in self.sections:
+            self.fields[f"limit_{section.code}"] = self._limit_field(section)
+        if addable:
+            self.fields["add_assets"] = forms.TypedMultipleChoiceField(
+                label=_("Rights to add"),
+                required=False,
+                coerce=int,
+                choices=[(asset.pk, _asset_label(asset)) for asset in addable],
+                widget=forms.CheckboxSelectMultiple,
+                help_text=_(
+                    "Rights of the firm of the kinds this product covers, not insured yet."
+                ),
+            )
+        if self.insured:
+            self.fields["remove_assets"] = forms.TypedMultipleChoiceField(
+                label=_("Rights to remove"),
+                required=False,
+                coerce=int,
+                choices=[(item["id"], _insured_label(item)) for item in self.insured],
+                widget=forms.CheckboxSelectMultiple,
+                help_text=_("Rights insured now. At least one right stays insured."),
+            )
+        self.fields["address"].help_text = _(
+            "Leave empty to keep the address on the policy: %(address)s"
+        ) % {"address": self.current_address or "—"}
+        self.order_fields(
+            [
+                "effective_date",
+                *[f"limit_{section.code}" for section in self.sections],
+                "add_assets",
+                "remove_assets",
+                "address",
+            ]
+        )
+
+    def _limit_field(self, section):
+        label = _("Limit: %(section)s") % {"section": section.name}
+        help_text = _("Per insured right.") if section.per_item else ""
+        stored = self.current_limits.get(section.code)
+        if section.limit_options:
+            options = [str(option) for option in section.limit_options]
+            current = next(
+                (o for o in options if _as_decimal(o) == _as_decimal(stored)),
+                None,
+            )
+            choices = [("", gettext("Not included"))]
+            choices += [(option, amount(option)) for option in options]
+            if current is None and _as_decimal(stored) is not None:
+                # A limit set by an underwriter outside the options stays selectable.
+                current = str(stored)
+                choices.append(
+                    (current, gettext("%(amount)s (current)") % {"amount": amount(stored)})
+                )
+            self.initial.setdefault(f"limit_{section.code}", current or "")
+            return forms.ChoiceField(
+                label=label, required=False, choices=choices, help_text=help_text
+            )
+        self.initial.setdefault(f"limit_{section.code}", _as_decimal(stored))
+        return AmountField(
+            label=label,
+            required=False,
+            min_value=Decimal("0.01"),
+            max_digits=14,
+            decimal_places=2,
+            help_text=help_text,
+        )
+
+    def clean_effective_date(self):
+        value = self.cleaned_data["effective_date"]
+        if not self.policy.start_date <= value <= self.policy.end_date:
+            raise ValidationError(
+                _("The change must take effect within the policy period, %(start)s – %(end)s.")
+                % {
+                    "start": f"{self.policy.start_date:%Y-%m-%d}",
+                    "end": f"{self.policy.end_date:%Y-%m-%d}",
+                }
+            )
+        return value
+
+    def clean_address(self):
+        value = self.cleaned_data["address"].strip()
+        return "" if value == self.current_address.strip() else value
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if self.sections and not self.new_limits_or_current():
+            raise ValidationError(_("Enter a limit for at least one cover section."))
+        kept = {item["id"] for item in self.insured} - set(data.get("remove_assets") or ())
+        if not kept and not data.get("add_assets"):
+            raise ValidationError(_("A policy needs at least one insured right."))
+        if not (
+            self.new_limits()
+            or data.get("add_assets")
+            or data.get("remove_assets")
+            or data.get("address")
+        ):
+            raise ValidationError(
+                _(
+                    "Nothing to change: choose another limit, add or remove a right, or enter "
+                    "a new address."
+                )
+            )
+        return data
+
+    def new_limits_or_current(self) -> dict:
+        limits = {}
+        for section in self.sections:
+            value = self.cleaned_data.get(f"limit_{section.code}")
+            if value not in (None, ""):
+                limits[section.code] = str(value)
+        return limits
+
+    def new_limits(self) -> dict | None:
+        """The limits to endorse, or None when they stay as they are."""
+        limits = self.new_limits_or_current()
+        return limits if limits and _limits_differ(self.current_limits, limits) else None
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "effective_date": data["effective_date"],
+            "limits": self.new_limits(),
+            "add_asset_ids": list(data.get("add_assets") or ()),
+            "remove_asset_ids": list(data.get("remove_assets") or ()),
+            "address": data.get("address") or None,
+        }
+
+
+class InsurerCancellationForm(forms.Form):
+    """The insurer's notice of cancellation: it takes effect 15 days after the notice date."""
+
+    notice_date = forms.DateField(
+        label=_("Notice date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        help_text=_("The day the notice is given. The cancellation takes effect 15 days later."),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the cancellation"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_("The policyholder receives it with the notice: write plainly."),
+    )
+
+    def __init__(self, *args, policy, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+        self.initial.setdefault("notice_date", timezone.localdate())
+
+    def clean_notice_date(self):
+        value = self.cleaned_data["notice_date"]
+        if value < timezone.localdate():
+            # The policyholder hears of it now: an earlier date would shorten the notice.
+            raise ValidationError(_("The notice cannot be dated before today."))
+        if refunds.insurer_cancellation_effective_date(value) > self.policy.end_date:
+            raise ValidationError(
+                _(
+                    "The notice period would run past the end of the policy (%(end)s): it "
+                    "ends anyway."
+                )
+                % {"end": f"{self.policy.end_date:%Y-%m-%d}"}
+            )
+        return value
+
+    def effective_date(self):
+        return refunds.insurer_cancellation_effective_date(self.cleaned_data["notice_date"])
+
+
+REFUND_BASIS = {
+    "pro_rata": _("Pro rata by the days on risk (the insurer cancels)"),
+    "short_rate": _("Short-period table (the policyholder cancels after cover started)"),
+    "before_start": _("Before cover started: the cancellation fee is kept"),
+}
+
+
+def _refund_rows(explanation) -> list[dict]:
+    """A refund explanation (``services.cancellation_quote``) line by line, for reading."""
+    if not explanation:
+        return []
+    rows = [
+        {
+            "label": gettext("Basis"),
+            "value": str(REFUND_BASIS.get(explanation.get("basis"), explanation.get("basis"))),
+        },
+        {"label": gettext("Effective date"), "value": explanation.get("effective_date") or "—"},
+    ]
+    if explanation.get("days_on_risk") is not None:
+        rows.append(
+            {
+                "label": gettext("Days on risk"),
+                "value": gettext("%(days)s of %(period)s days")
+                % {
+                    "days": explanation["days_on_risk"],
+                    "period": explanation.get("days_in_period") or "—",
+                },
+            }
+        )
+    if explanation.get("months_on_risk") is not None:
+        rows.append(
+            {"label": gettext("Months on risk"), "value": str(explanation["months_on_risk"])}
+        )
+    if explanation.get("percent_kept"):
+        rows.append(
+            {
+                "label": gettext("Share of the premium kept"),
+                "value": f"{plain_number(explanation['percent_kept'])} %",
+            }
+        )
+
+    def cny(key):
+        return f"CNY {money(explanation.get(key))}" if explanation.get(key) is not None else "—"
+
+    rows += [
+        {"label": gettext("Annual premium"), "value": cny("premium")},
+        {"label": gettext("Premium earned by the insurer"), "value": cny("kept")},
+        {"label": gettext("Refund before payments are counted"), "value": cny("computed_refund")},
+        {"label": gettext("Paid so far"), "value": cny("paid")},
+        {
+            "label": gettext("Refund (never more than was paid)"),
+            "value": cny("refund"),
+            "strong": True,
+        },
+    ]
+    if (_as_decimal(explanation.get("amount_owed")) or 0) > 0:
+        rows.append(
+            {
+                "label": gettext("Still owed by the policyholder"),
+                "value": cny("amount_owed"),
+                "strong": True,
+            }
+        )
+    return rows
+
+
+def _preview_digest(explanation: dict) -> str:
+    """A fingerprint of the figures previewed, so that a confirmation never books other ones."""
+    text = json.dumps(explanation, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _premium_change(change) -> dict:
+    change = change or Decimal("0")
+    if change > 0:
+        kind = gettext("Additional premium")
+    elif change < 0:
+        kind = gettext("Return premium")
+    else:
+        kind = gettext("No change in premium")
+    return {"kind": kind, "amount": money(abs(change)) if change else "", "sign": change}
+
+
+def _endorsement_rows(policy, endorsements) -> list[dict]:
+    """Each endorsement with its changes in words: rights by name, limits old → new."""
+    sections = _section_names(policy.clause_version)
+    labels = {}
+    for terms in (policy.terms, *(e.previous_terms for e in endorsements)):
+        for item in (terms or {}).get("insured") or ():
+            labels.setdefault(item.get("id"), _insured_label(item))
+    wanted = {
+        i
+        for e in endorsements
+        for key in ("added", "removed")
+        for i in (e.changes or {}).get(key) or ()
+        if i not in labels
+    }
+    for asset in IPAsset.objects.filter(pk__in=wanted):
+        labels[asset.pk] = _asset_label(asset)
+    not_included = gettext("Not included")
+    rows = []
+    for endorsement in endorsements:
+        changes = endorsement.changes or {}
+        lines = []
+        for key, text in (
+            ("added", gettext("Rights added: %(rights)s")),
+            ("removed", gettext("Rights removed: %(rights)s")),
+        ):
+            if changes.get(key):
+                names = "、".join(labels.get(i, f"#{i}") for i in changes[key])
+                lines.append(text % {"rights": names})
+        if "limits" in changes:
+            old = (endorsement.previous_terms or {}).get("limits") or {}
+            new = changes.get("limits") or {}
+            parts = []
+            for code in dict.fromkeys([*old, *new]):
+                if _as_decimal(old.get(code)) == _as_decimal(new.get(code)):
+                    continue
+                name = sections[code].name if code in sections else code
+                before = amount(old[code]) if old.get(code) else not_included
+                after = amount(new[code]) if new.get(code) else not_included
+                parts.append(f"{name} {before} → {after}")
+            lines.append(
+                gettext("Limits: %(changes)s") % {"changes": "; ".join(parts) or not_included}
+            )
+        if "address" in changes:
+            lines.append(gettext("Address: %(address)s") % {"address": changes["address"]})
+        rows.append(
+            {
+                "endorsement": endorsement,
+                "changes": lines,
+                "premium": _premium_change(endorsement.premium_change),
+            }
+        )
+    return rows
+
+
 @admin.register(Policy)
 class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
-    """Policies as issued, read-only. Underwriters book bank transfers from here."""
+    """Policies as issued, read-only. Underwriters book bank transfers from here; senior
+    underwriters endorse a policy and cancel it on the insurer's behalf."""
 
     list_display = [
         "number_display",
@@ -2166,6 +2561,28 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     def _may_record_payment(self, request, policy) -> bool:
         return request.user.has_perm(ADD_PAYMENT) and self._next_instalment(policy) is not None
 
+    @staticmethod
+    def _cancellation(policy):
+        return Cancellation.objects.filter(policy=policy).select_related("requested_by").first()
+
+    @staticmethod
+    def _endorse_refusal(policy, cancellation) -> str:
+        """Why the policy cannot be endorsed now, or "" when it can."""
+        if policy.status not in ENDORSABLE_STATUSES:
+            return gettext("Only an issued policy can be endorsed.")
+        if cancellation is not None:
+            return gettext("This policy is being cancelled; it can no longer be endorsed.")
+        return ""
+
+    @staticmethod
+    def _cancel_refusal(policy, cancellation) -> str:
+        """Why the insurer cannot cancel the policy now, or "" when it can."""
+        if cancellation is not None:
+            return gettext("This policy is already being cancelled.")
+        if policy.status not in CANCELLABLE_STATUSES:
+            return gettext("This policy can no longer be cancelled.")
+        return ""
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(self._detail_context(request, obj))
@@ -2187,6 +2604,8 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
             }
             for document in policy.documents.all()
         ]
+        cancellation = self._cancellation(policy)
+        endorsements = list(policy.endorsements.select_related("created_by").order_by("version"))
         return {
             "policy": policy,
             "terms": _terms_view(policy),
@@ -2212,6 +2631,15 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
             "record_payment_url": reverse(
                 "admin:underwriting_policy_record_payment", args=[policy.pk]
             ),
+            "endorsements": _endorsement_rows(policy, endorsements),
+            "may_endorse": request.user.has_perm(ADD_ENDORSEMENT)
+            and not self._endorse_refusal(policy, cancellation),
+            "endorse_url": reverse("admin:underwriting_policy_endorse", args=[policy.pk]),
+            "cancellation": cancellation,
+            "cancellation_rows": _refund_rows(cancellation.explanation if cancellation else None),
+            "may_cancel": request.user.has_perm(ADD_CANCELLATION)
+            and not self._cancel_refusal(policy, cancellation),
+            "insurer_cancel_url": reverse("admin:underwriting_policy_cancel", args=[policy.pk]),
             "today": timezone.localdate(),
         }
 
@@ -2221,6 +2649,16 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
                 "<path:object_id>/record-payment/",
                 self.admin_site.admin_view(self.record_payment_view),
                 name="underwriting_policy_record_payment",
+            ),
+            path(
+                "<path:object_id>/endorse/",
+                self.admin_site.admin_view(self.endorse_view),
+                name="underwriting_policy_endorse",
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="underwriting_policy_cancel",
             ),
             path(
                 "<path:object_id>/documents/<int:document_id>/",
@@ -2304,6 +2742,171 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
                 "form": form,
                 "cancel_url": change_url,
             },
+        )
+
+    def _action_page(self, request, policy, template, **context):
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "policy": policy,
+                "policy_label": policy.number or str(policy),
+                "cancel_url": reverse("admin:underwriting_policy_change", args=[policy.pk]),
+                **context,
+            },
+        )
+
+    def endorse_view(self, request, object_id):
+        """Change an issued policy during its period: limits, rights, address. The service
+        prices the change pro rata, makes a new version and queues its document."""
+        _require_perm(request, ADD_ENDORSEMENT)
+        policy = self._viewable(request, object_id)
+        change_url = reverse("admin:underwriting_policy_change", args=[policy.pk])
+        refusal = self._endorse_refusal(policy, self._cancellation(policy))
+        if refusal:
+            messages.warning(request, refusal)
+            return redirect(change_url)
+        insured_ids = [item.get("id") for item in (policy.terms or {}).get("insured") or ()]
+        addable = (
+            IPAsset.objects.filter(firm=policy.firm, kind__in=list(policy.product.ip_types or ()))
+            .exclude(pk__in=insured_ids)
+            .order_by("kind", "number", "pk")
+        )
+        form = EndorsementForm(
+            request.POST if request.method == "POST" else None,
+            policy=policy,
+            sections=policy.clause_version.rating_sections.all(),
+            addable=list(addable),
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                endorsement = services.policy_endorse(
+                    policy=policy, actor=request.user, **form.service_arguments()
+                )
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                policy.refresh_from_db()
+                change = endorsement.premium_change
+                if change > 0:
+                    due = (
+                        policy.instalments.filter(status=InstalmentStatus.DUE, amount=change)
+                        .order_by("-sequence")
+                        .first()
+                    )
+                    premium = gettext("Additional premium CNY %(amount)s, due on %(due)s.") % {
+                        "amount": money(change),
+                        "due": f"{due.due_date:%Y-%m-%d}" if due else "—",
+                    }
+                elif change < 0:
+                    premium = gettext("Return premium CNY %(amount)s.") % {"amount": money(-change)}
+                else:
+                    premium = gettext("No change in premium.")
+                messages.success(
+                    request,
+                    gettext(
+                        "Policy %(number)s endorsed: version %(version)d from %(date)s. "
+                        "%(premium)s The document of version %(version)d is being prepared."
+                    )
+                    % {
+                        "number": _policy_label(policy),
+                        "version": endorsement.version,
+                        "date": f"{endorsement.effective_date:%Y-%m-%d}",
+                        "premium": premium,
+                    },
+                )
+                return redirect(change_url)
+        return self._action_page(
+            request,
+            policy,
+            "admin/underwriting/policy/endorse.html",
+            title=_("Endorse the policy"),
+            form=form,
+            terms=_terms_view(policy),
+            address=_policy_address(policy),
+        )
+
+    def cancel_view(self, request, object_id):
+        """The insurer cancels on 15 days' notice. A first POST previews the refund; a second
+        with ``confirmed=yes`` gives the notice. The reason goes to the policyholder."""
+        _require_perm(request, ADD_CANCELLATION)
+        policy = self._viewable(request, object_id)
+        change_url = reverse("admin:underwriting_policy_change", args=[policy.pk])
+        refusal = self._cancel_refusal(policy, self._cancellation(policy))
+        if refusal:
+            messages.warning(request, refusal)
+            return redirect(change_url)
+        posted = request.method == "POST"
+        form = InsurerCancellationForm(request.POST if posted else None, policy=policy)
+        preview = digest = None
+        if posted and "edit" not in request.POST and form.is_valid():
+            notice_date = form.cleaned_data["notice_date"]
+            try:
+                preview = services.cancellation_quote(
+                    policy, by=CancellationParty.INSURER, effective_date=form.effective_date()
+                )
+            except refunds.RefundError as error:
+                messages.error(
+                    request,
+                    gettext(
+                        "The refund cannot be computed for this policy (%(error)s). Have its "
+                        "payments checked first."
+                    )
+                    % {"error": error},
+                )
+            else:
+                digest = _preview_digest(preview)
+                shown = request.POST.get("preview_digest")
+                if request.POST.get("confirmed") == "yes" and shown and shown != digest:
+                    messages.warning(
+                        request,
+                        gettext(
+                            "The figures changed since the preview (a payment or an endorsement "
+                            "was booked meanwhile). Check them again before confirming."
+                        ),
+                    )
+                elif request.POST.get("confirmed") == "yes":
+                    try:
+                        cancellation = services.policy_cancel(
+                            policy=policy,
+                            actor=request.user,
+                            by=CancellationParty.INSURER,
+                            reason=form.cleaned_data["reason"],
+                            notice_date=notice_date,
+                        )
+                    except (DomainError, refunds.RefundError) as error:
+                        messages.error(request, getattr(error, "message", str(error)))
+                        preview = None
+                    else:
+                        messages.success(
+                            request,
+                            gettext(
+                                "Notice of cancellation given for %(policy)s: it takes effect on "
+                                "%(date)s; refund CNY %(refund)s. The policyholder is told the "
+                                "reason."
+                            )
+                            % {
+                                "policy": _policy_label(policy),
+                                "date": f"{cancellation.effective_date:%Y-%m-%d}",
+                                "refund": money(cancellation.refund),
+                            },
+                        )
+                        return redirect(change_url)
+        return self._action_page(
+            request,
+            policy,
+            "admin/underwriting/policy/cancel.html",
+            title=_("Cancel on the insurer's behalf"),
+            form=form,
+            preview=preview,
+            preview_rows=_refund_rows(preview),
+            preview_digest=digest,
+            notice_date=form.cleaned_data.get("notice_date") if preview else None,
+            effective_date=form.effective_date() if preview else None,
+            reason=form.cleaned_data.get("reason") if preview else "",
+            notice_days=refunds.INSURER_NOTICE_DAYS,
         )
 
     def document_view(self, request, object_id, document_id):
