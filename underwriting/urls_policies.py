@@ -12,6 +12,8 @@ urlpatterns = [
     path("<int:pk>/", views_policies.policy_detail, name="detail"),
     path("<int:pk>/pay/", views_policies.policy_pay, name="pay"),
     path("<int:pk>/pay/sandbox/", views_policies.sandbox_pay, name="sandbox_pay"),
+    path("<int:pk>/cancel/", views_policies.policy_cancel, name="cancel"),
+    path("<int:pk>/renew/", views_policies.policy_renew, name="renew"),
     path(
         "<int:pk>/documents/<int:document_pk>/",
         views_policies.policy_document,

@@ -1,22 +1,27 @@
 """The applicant's policies, under /app/policies/: the list, a policy with its next step, terms,
 instalments and acknowledged exclusions, paying through the payment provider (the sandbox by
-default), the policy document; and the public check of a policy, /verify/.
+default), the policy document, cancelling (with the refund explained first) and renewing; and the
+public check of a policy, /verify/.
 
 Reads go through ``underwriting.selectors_app`` (another firm's policy answers 404), writes
 through ``underwriting.services`` and ``underwriting.payments``.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from allauth.account.adapter import get_adapter
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -25,11 +30,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.choices import AssetKind
 from portal.errors import DomainError
-from underwriting import selectors_app, services
-from underwriting.choices import DocumentStatus, InstalmentStatus, PolicyStatus
+from underwriting import refunds, selectors_app, services
+from underwriting.choices import (
+    ApplicationStatus,
+    CancellationParty,
+    DocumentStatus,
+    InstalmentStatus,
+    PolicyStatus,
+)
 from underwriting.forms_app import PolicyVerifyForm
-from underwriting.models import pick_language
+from underwriting.models import Cancellation, Policy, pick_language
 from underwriting.payments import SandboxProvider, payment_provider
+from underwriting.services.applications import STEP_COVER
+from underwriting.services.policies import CANCELLABLE, RENEWAL_REMINDER_DAYS
 from underwriting.views_app import _deductible_label, _section_names, firm_member_required
 
 PAGE_SIZE = 25
@@ -161,8 +174,234 @@ def policy_detail(request, pk):
         "acknowledged_by": acknowledgement.user.full_name or acknowledgement.user.email,
         "can_pay": policy.next_due is not None,
         "provider_is_sandbox": payment_provider().code == SandboxProvider.code,
+        **_life(policy, timezone.localdate()),
     }
     return render(request, "underwriting/policies/detail.html", context)
+
+
+# --- Cancelling and renewing ------------------------------------------------------------------
+
+# A renewal application in one of these states is over: the policy may be renewed again.
+RENEWAL_OVER = (ApplicationStatus.DECLINED, ApplicationStatus.WITHDRAWN, ApplicationStatus.EXPIRED)
+
+
+def _cancellation(policy):
+    try:
+        return policy.cancellation
+    except Cancellation.DoesNotExist:
+        return None
+
+
+def _renewal_under_way(policy):
+    return policy.renewals.exclude(status__in=RENEWAL_OVER).order_by("-created_at", "-pk").first()
+
+
+def _renewal_opens(policy):
+    """The first day the Renew button is offered: RENEWAL_REMINDER_DAYS before the end, the day
+    the renewal reminder goes out."""
+    return policy.end_date - timedelta(days=RENEWAL_REMINDER_DAYS)
+
+
+def _may_cancel(policy, cancellation) -> bool:
+    return policy.status in CANCELLABLE and cancellation is None
+
+
+def _may_renew(policy, cancellation, renewal, today) -> bool:
+    """Expired policies any time; issued or in-force ones from the renewal reminder on (a month
+    before the end), not while a cancellation is pending, and never twice at once."""
+    if renewal is not None or cancellation is not None:
+        return False
+    if policy.status == PolicyStatus.EXPIRED:
+        return True
+    return policy.status in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE) and (
+        today >= _renewal_opens(policy)
+    )
+
+
+def _life(policy, today) -> dict:
+    """What the policy page shows about cancelling and renewing."""
+    cancellation = _cancellation(policy)
+    renewal = _renewal_under_way(policy)
+    may_renew = _may_renew(policy, cancellation, renewal, today)
+    return {
+        "cancellation": cancellation,
+        "cancellation_owed": (
+            _decimal(cancellation.explanation.get("amount_owed") or 0) if cancellation else None
+        ),
+        "can_cancel": _may_cancel(policy, cancellation),
+        "renewal": renewal,
+        "can_renew": may_renew,
+        # An issued or in-force policy that will become renewable: when.
+        "renewal_opens": (
+            _renewal_opens(policy)
+            if not may_renew
+            and renewal is None
+            and cancellation is None
+            and policy.status in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE)
+            else None
+        ),
+    }
+
+
+def _decimal(value) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return Decimal("0.00")
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_lazy("Reason (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control", "maxlength": 1000}),
+    )
+    understand = forms.BooleanField(
+        label=_lazy("I understand the cover ends today."),
+        error_messages={
+            "required": _lazy("Tick the box to confirm that you understand what cancelling means.")
+        },
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    # The figures the page showed: if they changed before the POST (midnight passed, a payment
+    # arrived), the new ones are shown again instead of cancelling on figures nobody saw.
+    figures = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, figures: str, before_start: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected_figures = figures
+        self.fields["figures"].initial = figures
+        if before_start:
+            self.fields["understand"].label = _(
+                "I understand the policy ends today and its cover will not start."
+            )
+
+    def clean(self):
+        data = super().clean()
+        if self.is_bound and data.get("figures") != self.expected_figures:
+            raise forms.ValidationError(
+                _("The figures changed since the page was opened. Check them again."),
+                code="figures",
+            )
+        return data
+
+
+def _figures_key(quote: dict) -> str:
+    return "|".join(
+        str(quote[key]) for key in ("effective_date", "kept", "paid", "refund", "amount_owed")
+    )
+
+
+def _short_rate_rows(policy, quote: dict) -> list[dict]:
+    """The clause's short-period table, month by month, the month of this cancellation marked."""
+    table = policy.clause_version.short_rate_table or refunds.STANDARD_SHORT_RATE_TABLE
+    current = quote.get("months_on_risk")
+    return [
+        {"month": month, "percent": percent, "current": month == current}
+        for month, percent in enumerate(table, start=1)
+    ]
+
+
+def _quote_context(policy, quote: dict) -> dict:
+    money = {
+        key: _decimal(quote[key])
+        for key in ("premium", "kept", "computed_refund", "paid", "refund", "amount_owed")
+    }
+    return {
+        "quote": quote,
+        "figures": money,
+        "effective_date": datetime.fromisoformat(quote["effective_date"]).date(),
+        "before_start": quote["basis"] == "before_start",
+        "never_in_effect": quote["basis"] == "never_in_effect",
+        "short_rate_rows": _short_rate_rows(policy, quote)
+        if quote["basis"] == "short_rate"
+        else [],
+    }
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_cancel(request, pk):
+    """What the policyholder gets back if the policy is cancelled today, then the cancellation
+    itself (POST, with the box ticked). GET changes nothing."""
+    policy = selectors_app.policy_for_user(request.user, pk)
+    if not _may_cancel(policy, _cancellation(policy)):
+        messages.info(request, _("This policy can no longer be cancelled."))
+        return redirect("policies:detail", pk=policy.pk)
+    quote = services.cancellation_quote(
+        policy, by=CancellationParty.POLICYHOLDER, effective_date=timezone.localdate()
+    )
+    form = CancelForm(
+        request.POST if request.method == "POST" else None,
+        figures=_figures_key(quote),
+        before_start=quote["basis"] in ("before_start", "never_in_effect"),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            cancellation = services.policy_cancel(
+                policy=policy,
+                actor=request.user,
+                by=CancellationParty.POLICYHOLDER,
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("policies:detail", pk=policy.pk)
+        messages.success(
+            request,
+            _("The policy was cancelled with effect from %(date)s. Refund: CNY %(refund)s.")
+            % {
+                "date": cancellation.effective_date.isoformat(),
+                "refund": f"{cancellation.refund:,.2f}",
+            },
+        )
+        return redirect("policies:detail", pk=policy.pk)
+    context = {"policy": policy, "form": form, **_quote_context(policy, quote)}
+    return render(request, "underwriting/policies/cancel.html", context)
+
+
+@login_required
+@require_POST
+def policy_renew(request, pk):
+    """Start the renewal: a new draft application prefilled from this policy, opened at its
+    first step so that every answer is checked before it is submitted."""
+    policy = selectors_app.policy_for_user(request.user, pk)
+    today = timezone.localdate()
+    cancellation = _cancellation(policy)
+    renewal = _renewal_under_way(policy)
+    if renewal is not None:
+        messages.info(request, _("A renewal of this policy is already under way."))
+        return redirect("policies:detail", pk=policy.pk)
+    if not _may_renew(policy, cancellation, renewal, today):
+        if cancellation is None and policy.status in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE):
+            messages.info(
+                request,
+                _("This policy can be renewed from %(date)s.")
+                % {"date": _renewal_opens(policy).isoformat()},
+            )
+        else:
+            messages.error(request, _("This policy cannot be renewed."))
+        return redirect("policies:detail", pk=policy.pk)
+    try:
+        with transaction.atomic():
+            # Two clicks at once: the second waits for the first and then finds its renewal
+            # (the service checks for one under way but does not lock the policy).
+            Policy.objects.select_for_update().filter(pk=policy.pk).first()
+            application = services.policy_renew(policy=policy, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("policies:detail", pk=policy.pk)
+    messages.success(
+        request,
+        _(
+            "The answers of policy %(number)s were copied into a new application. Check every "
+            "step and correct what has changed, then submit it for a new quote."
+        )
+        % {"number": policy.number},
+    )
+    return redirect(reverse("applications:step", kwargs={"pk": application.pk, "key": STEP_COVER}))
 
 
 # --- Paying -----------------------------------------------------------------------------------
