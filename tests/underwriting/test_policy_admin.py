@@ -8,16 +8,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
-from django.contrib.auth.models import Group
-from django.contrib.messages import get_messages
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import UserFactory
+from tests.underwriting.admin_helpers import flash, login, staff, url
 from tests.underwriting.application_helpers import acknowledge, filled_application
 from underwriting import services
 from underwriting.choices import (
@@ -35,29 +31,6 @@ from underwriting.models import (
     Policy,
     Quote,
 )
-
-TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
-
-
-def staff(email: str, *groups: str, **fields):
-    user = UserFactory(email=email, is_staff=True, **fields)
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    TOTP.activate(user, TOTP_SECRET)
-    return user
-
-
-def login(client, user):
-    client.force_login(user)
-    client.cookies["portal_language"] = "en"
-    return client
-
-
-def flash(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def url(name: str, *args) -> str:
-    return reverse(f"admin:underwriting_{name}", args=args)
 
 
 def rows(response) -> set[int]:

@@ -8,14 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
-from django.contrib.auth.models import Group
-from django.contrib.messages import get_messages
-from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Notification
-from tests.factories import IPAssetFactory, UserFactory
+from tests.factories import IPAssetFactory
+from tests.underwriting.admin_helpers import flash, login, staff, url
 from tests.underwriting.application_helpers import acknowledge, filled_application, granted_patent
 from underwriting import services
 from underwriting.choices import (
@@ -27,29 +24,6 @@ from underwriting.choices import (
     QuoteStatus,
 )
 from underwriting.models import Acknowledgement, Cancellation, Endorsement, Payment, Policy
-
-TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
-
-
-def staff(email: str, *groups: str, **fields):
-    user = UserFactory(email=email, is_staff=True, **fields)
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    TOTP.activate(user, TOTP_SECRET)
-    return user
-
-
-def login(client, user):
-    client.force_login(user)
-    client.cookies["portal_language"] = "en"
-    return client
-
-
-def flash(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def url(name: str, *args) -> str:
-    return reverse(f"admin:underwriting_{name}", args=args)
 
 
 def iso(day) -> str:
