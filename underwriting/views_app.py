@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.choices import AssetKind
@@ -671,9 +671,9 @@ def _instalment_plans(quote, max_instalments: int) -> dict:
 
 
 NOTICE_SOURCES = {
-    "clause": _lazy("Main clause"),
-    "rider": _lazy("Rider"),
-    "special": _lazy("Special term of this quote"),
+    "clause": gettext_lazy("Main clause"),
+    "rider": gettext_lazy("Rider"),
+    "special": gettext_lazy("Special term of this quote"),
 }
 
 

@@ -24,7 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -124,9 +124,9 @@ def _terms(policy) -> dict:
 
 
 SOURCE_KINDS = {
-    "clause": _lazy("Main clause"),
-    "rider": _lazy("Rider"),
-    "special": _lazy("Special term of this quote"),
+    "clause": gettext_lazy("Main clause"),
+    "rider": gettext_lazy("Rider"),
+    "special": gettext_lazy("Special term of this quote"),
 }
 
 
@@ -252,15 +252,17 @@ def _decimal(value) -> Decimal:
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label=_lazy("Reason (optional)"),
+        label=gettext_lazy("Reason (optional)"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3, "class": "form-control", "maxlength": 1000}),
     )
     understand = forms.BooleanField(
-        label=_lazy("I understand the cover ends today."),
+        label=gettext_lazy("I understand the cover ends today."),
         error_messages={
-            "required": _lazy("Tick the box to confirm that you understand what cancelling means.")
+            "required": gettext_lazy(
+                "Tick the box to confirm that you understand what cancelling means."
+            )
         },
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
@@ -509,11 +511,11 @@ def policy_document(request, pk, document_pk):
 # --- Public verification ----------------------------------------------------------------------
 
 VERIFY_PUBLIC_STATUS = {
-    "valid": _lazy("Valid"),
-    "not_started": _lazy("Cover not yet started"),
-    "expired": _lazy("Expired"),
-    "cancelled": _lazy("Cancelled"),
-    "lapsed": _lazy("Lapsed for non-payment"),
+    "valid": gettext_lazy("Valid"),
+    "not_started": gettext_lazy("Cover not yet started"),
+    "expired": gettext_lazy("Expired"),
+    "cancelled": gettext_lazy("Cancelled"),
+    "lapsed": gettext_lazy("Lapsed for non-payment"),
 }
 
 

@@ -52,3 +52,23 @@ def test_catalogues_contain_every_string_of_the_code():
         have = {entry.msgid for entry in _entries(path)}
         missing = sorted(wanted - have)
         assert not missing, f"{language} lacks {len(missing)} strings, e.g. {missing[:5]}"
+
+
+def test_translation_functions_keep_names_makemessages_knows():
+    """makemessages only finds strings marked with _ or the gettext names themselves; a string
+    marked with another alias (say ``_lazy``) would never reach the catalogues."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    alias = re.compile(
+        r"from django\.utils\.translation import .*\b(?:n|p|np)?gettext(?:_lazy)? as (?!_\b)\w+"
+    )
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for app in ("portal", "underwriting", "claims", "subsidies")
+        for path in (root / app).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if alias.search(line)
+    ]
+    assert offenders == []
