@@ -20,6 +20,7 @@ setup: install messages
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 	$(MANAGE) seed_catalogue
+	$(MANAGE) seed_demo_activity
 
 $(PY):
 	"$$(scripts/find-python312)" -m venv $(VENV)
