@@ -49,6 +49,11 @@ def firm_members(firm):
     )
 
 
+def firm_users(firm) -> list:
+    """Everyone who acts for the firm: the people a notice about its business goes to."""
+    return [membership.user for membership in firm_members(firm)]
+
+
 def open_invitations(firm):
     return (
         Invitation.objects.filter(firm=firm, accepted_at__isnull=True, revoked_at__isnull=True)

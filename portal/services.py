@@ -222,18 +222,18 @@ def _save_asset(asset: IPAsset, actor: User) -> IPAsset:
     return asset
 
 
-def _require_member(*, firm: Firm, user: User) -> None:
+def require_member(*, firm: Firm, user: User) -> None:
     if not Membership.objects.filter(firm=firm, user=user).exists():
         raise PermissionDenied(_("You are not a member of that firm."))
 
 
 def ip_asset_create(*, firm: Firm, actor: User, **fields) -> IPAsset:
-    _require_member(firm=firm, user=actor)
+    require_member(firm=firm, user=actor)
     return _save_asset(IPAsset(firm=firm, **fields), actor)
 
 
 def ip_asset_update(*, asset: IPAsset, actor: User, **fields) -> IPAsset:
-    _require_member(firm=asset.firm, user=actor)
+    require_member(firm=asset.firm, user=actor)
     for name, value in fields.items():
         setattr(asset, name, value)
     if asset.kind == AssetKind.PATENT and "expiry_date" not in fields:
@@ -242,6 +242,6 @@ def ip_asset_update(*, asset: IPAsset, actor: User, **fields) -> IPAsset:
 
 
 def ip_asset_delete(*, asset: IPAsset, actor: User) -> None:
-    _require_member(firm=asset.firm, user=actor)
+    require_member(firm=asset.firm, user=actor)
     with acting_as(actor):
         asset.delete()

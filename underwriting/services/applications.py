@@ -20,9 +20,11 @@ from django.utils.translation import gettext_lazy
 from portal.choices import AssetKind, LegalStatus
 from portal.errors import DomainError, PermissionDenied
 from portal.history import acting_as
-from portal.models import Firm, IPAsset, Membership, User
+from portal.models import Firm, IPAsset, User
 from portal.notifications import notify
 from portal.roles import SENIOR_UNDERWRITER
+from portal.selectors import firm_users
+from portal.services import require_member
 from underwriting import rating, rules, valuation
 from underwriting.choices import (
     APPLICATION_TRANSITIONS,
@@ -48,7 +50,7 @@ from underwriting.models import (
     pick_language,
 )
 from underwriting.questionnaires import clean_answers
-from underwriting.services.catalogue import premium_quote
+from underwriting.services.catalogue import _decimal, premium_quote
 
 __all__ = [
     "AnswersInvalid",
@@ -105,11 +107,6 @@ class AnswersInvalid(DomainError):
 
 
 # --- Reading helpers ---------------------------------------------------------------------------
-
-
-def _require_member(firm: Firm, user) -> None:
-    if not Membership.objects.filter(firm=firm, user=user).exists():
-        raise PermissionDenied(_("You are not a member of that firm."))
 
 
 def _is_underwriter(user) -> bool:
@@ -203,17 +200,13 @@ def _locked(application: Application) -> Application:
     )
 
 
-def _applicants_of(application: Application) -> list[User]:
-    return [m.user for m in Membership.objects.filter(firm=application.firm).select_related("user")]
-
-
 def _application_url(application: Application) -> str:
     return f"/app/applications/{application.pk}/"
 
 
 def _notify_applicants(application: Application, title, body="", **params) -> None:
     notify(
-        users=_applicants_of(application),
+        users=firm_users(application.firm),
         title=title,
         body=body,
         params={"reference": application.reference, **params},
@@ -235,7 +228,7 @@ def current_clause_version(product: Product) -> ClauseVersion | None:
 
 @transaction.atomic
 def application_start(*, firm: Firm, actor, product: Product) -> Application:
-    _require_member(firm, actor)
+    require_member(firm=firm, user=actor)
     if product.status != ProductStatus.PUBLISHED:
         raise DomainError(_("This product is not on sale."))
     version = current_clause_version(product)
@@ -252,21 +245,11 @@ def application_start(*, firm: Firm, actor, product: Product) -> Application:
 
 
 def _require_editable(application: Application, actor) -> None:
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     if application.status != ApplicationStatus.DRAFT:
         raise DomainError(
             _("The application was submitted; its answers can no longer change."), code="frozen"
         )
-
-
-def _decimal(value, field_label) -> Decimal:
-    try:
-        number = Decimal(str(value).replace(",", "").strip())
-    except (ArithmeticError, ValueError):
-        raise DomainError(_("%(what)s must be a number.") % {"what": field_label}) from None
-    if not number.is_finite() or number < 0:
-        raise DomainError(_("%(what)s must be zero or more.") % {"what": field_label})
-    return number
 
 
 def _deductible_table(version: ClauseVersion):
@@ -825,7 +808,7 @@ def application_submit(*, application: Application, actor, declaration: bool) ->
     """The applicant declares the answers true; they are frozen and automatic underwriting runs:
     a quote at once, a referral to an underwriter with the reasons, or a decline with them."""
     application = _locked(application)
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     if not declaration:
         raise DomainError(
             _("Confirm that your answers are true and complete before you submit."),
@@ -920,7 +903,7 @@ def _auto_underwrite(application: Application) -> None:
 @transaction.atomic
 def application_withdraw(*, application: Application, actor, reason: str = "") -> Application:
     application = _locked(application)
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     _transition(application, ApplicationStatus.WITHDRAWN, actor, reason)
     for quote in Quote.objects.select_for_update().filter(
         application=application, status__in=[QuoteStatus.PENDING_APPROVAL, QuoteStatus.OFFERED]
@@ -1183,7 +1166,7 @@ def application_answer_question(
     """The applicant answers every open question and the application returns to the
     underwriter who asked."""
     application = _locked(application)
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     if application.status != ApplicationStatus.INFO_REQUESTED:
         raise DomainError(_("There is no open question on this application."))
     if question.application_id != application.pk or question.answered_at:
@@ -1219,7 +1202,7 @@ def quote_accept(*, quote: Quote, actor, acknowledgement) -> Quote:
 
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
     application = _locked(quote.application)
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     if acknowledgement is None or not acknowledgement_is_complete(acknowledgement, quote):
         raise DomainError(
             _("Acknowledge every exclusion before you accept the quote."), code="acknowledgement"

@@ -16,13 +16,15 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.errors import DomainError, PermissionDenied
 from portal.history import acting_as
-from portal.models import Membership
 from portal.notifications import notify
+from portal.selectors import firm_users
+from portal.services import require_member
 from underwriting import refunds
 from underwriting.choices import (
     POLICY_TRANSITIONS,
@@ -228,15 +230,6 @@ def acknowledgement_is_complete(acknowledgement: Acknowledgement, quote: Quote) 
     return set(notice.keys) <= ticked and bool(acknowledgement.confirmed_at)
 
 
-def _require_member(firm, user) -> None:
-    if not Membership.objects.filter(firm=firm, user=user).exists():
-        raise PermissionDenied(_("You are not a member of that firm."))
-
-
-def _add_months(day: date, months: int) -> date:
-    return refunds.add_months(day, months)
-
-
 def instalment_plan(premium: Decimal, count: int, first_due: date) -> list[tuple[date, Decimal]]:
     """Equal instalments spread over the year (every 12/n months when n divides 12, else
     monthly), adding up to the premium exactly (``refunds.instalment_schedule``)."""
@@ -310,7 +303,7 @@ def acknowledgement_record(
     written, the quote accepted and the policy created awaiting payment."""
     quote = Quote.objects.select_for_update().select_related("application").get(pk=quote.pk)
     application = quote.application
-    _require_member(application.firm, actor)
+    require_member(firm=application.firm, user=actor)
     if quote.status != QuoteStatus.OFFERED:
         raise DomainError(_("This quote can no longer be accepted."), code="transition")
     if quote.valid_until < timezone.localdate():
@@ -380,7 +373,7 @@ def acknowledgement_record(
     quote_accept(quote=quote, actor=actor, acknowledgement=acknowledgement)
     today = timezone.localdate()
     start = max(application.wished_start or today, today)
-    end = _add_months(start, 12) - timedelta(days=1)
+    end = refunds.add_months(start, 12) - timedelta(days=1)
     with acting_as(actor):
         policy = Policy.objects.create(
             application=application,
@@ -404,9 +397,7 @@ def acknowledgement_record(
         )
     )
     notify(
-        users=[
-            m.user for m in Membership.objects.filter(firm=application.firm).select_related("user")
-        ],
+        users=firm_users(application.firm),
         title=gettext_lazy("Quote %(number)s accepted: pay to start your cover"),
         body=gettext_lazy("First payment CNY %(amount)s, due %(due)s."),
         params={
@@ -542,7 +533,7 @@ def policy_issue(*, policy: Policy, actor) -> Policy:
         _policy_transition(policy, PolicyStatus.IN_FORCE, actor)
     policy_document_request(policy)
     notify(
-        users=[m.user for m in Membership.objects.filter(firm=policy.firm).select_related("user")],
+        users=firm_users(policy.firm),
         title=gettext_lazy("Policy %(number)s is issued"),
         body=gettext_lazy("Cover from %(start)s to %(end)s."),
         params={
@@ -579,15 +570,9 @@ def policy_verify(number: str, code: str) -> Policy | None:
     if not number or not code:
         return None
     policy = Policy.objects.select_related("product", "firm").filter(number=number).first()
-    if policy is None or not _constant_time_equal(policy.verification_code, code):
+    if policy is None or not constant_time_compare(policy.verification_code, code):
         return None
     return policy
-
-
-def _constant_time_equal(a: str, b: str) -> bool:
-    from django.utils.crypto import constant_time_compare
-
-    return constant_time_compare(a, b)
 
 
 def policies_roll(today: date | None = None) -> dict:
@@ -649,9 +634,7 @@ def instalments_remind_and_lapse(today: date | None = None) -> dict:
             continue
         policy = instalment.policy
         notify(
-            users=[
-                m.user for m in Membership.objects.filter(firm=policy.firm).select_related("user")
-            ],
+            users=firm_users(policy.firm),
             title=gettext_lazy("Premium instalment due on %(due)s"),
             body=gettext_lazy("CNY %(amount)s for %(policy)s."),
             params={
@@ -684,10 +667,7 @@ def instalments_remind_and_lapse(today: date | None = None) -> dict:
                 status=InstalmentStatus.WAIVED
             )
             notify(
-                users=[
-                    m.user
-                    for m in Membership.objects.filter(firm=policy.firm).select_related("user")
-                ],
+                users=firm_users(policy.firm),
                 title=gettext_lazy("Policy %(number)s has lapsed"),
                 body=gettext_lazy("The instalment due on %(due)s was not paid."),
                 params={"number": policy.number, "due": instalment.due_date.isoformat()},
@@ -710,10 +690,6 @@ def _paid(policy: Policy) -> Decimal:
         Decimal("0.00"),
     )
     return min(max(received - returned, Decimal("0.00")), policy.premium)
-
-
-def _firm_users(firm):
-    return [m.user for m in Membership.objects.filter(firm=firm).select_related("user")]
 
 
 def cancellation_quote(policy: Policy, *, by: str, effective_date: date) -> dict:
@@ -789,7 +765,7 @@ def policy_cancel(
         raise DomainError(_("This policy is already being cancelled."), code="transition")
     today = timezone.localdate()
     if by == CancellationParty.POLICYHOLDER:
-        _require_member(policy.firm, actor)
+        require_member(firm=policy.firm, user=actor)
         effective = today
     elif by == CancellationParty.INSURER:
         if not (actor and actor.is_staff and actor.has_perm("underwriting.add_cancellation")):
@@ -813,7 +789,7 @@ def policy_cancel(
     if effective <= today:
         _end_by_cancellation(policy, actor)
     notify(
-        users=_firm_users(policy.firm),
+        users=firm_users(policy.firm),
         title=gettext_lazy("Policy %(number)s: cancellation effective %(date)s"),
         body=gettext_lazy("Refund CNY %(refund)s. %(reason)s"),
         params={
@@ -981,7 +957,7 @@ def policy_endorse(
         )
     policy_document_request(policy)
     notify(
-        users=_firm_users(policy.firm),
+        users=firm_users(policy.firm),
         title=gettext_lazy("Policy %(number)s was endorsed (version %(version)d)"),
         body=gettext_lazy("Premium change CNY %(change)s from %(date)s."),
         params={
@@ -1017,7 +993,7 @@ def renewal_reminders(today: date | None = None) -> int:
         ):
             continue
         notify(
-            users=_firm_users(policy.firm),
+            users=firm_users(policy.firm),
             title=gettext_lazy("Policy %(number)s ends on %(end)s: renew it"),
             body=gettext_lazy("Renewing starts a new application prefilled from this policy."),
             params={"number": policy.number, "end": policy.end_date.isoformat()},
@@ -1036,7 +1012,7 @@ def policy_renew(*, policy: Policy, actor):
     from underwriting.models import Application, ApplicationAsset, ApplicationEvent
     from underwriting.services.applications import application_start, sum_insured_of
 
-    _require_member(policy.firm, actor)
+    require_member(firm=policy.firm, user=actor)
     # Locked so that two clicks cannot start two renewals.
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if policy.status not in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE, PolicyStatus.EXPIRED):
