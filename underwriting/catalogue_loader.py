@@ -126,6 +126,21 @@ def _bilingual(value) -> dict:
     return {"zh": str(value.get("zh", "")).strip(), "en": str(value.get("en", "")).strip()}
 
 
+RECOVERY_METHODS = ("insurer_first", "insured_first", "pro_rata", "percentage")
+
+
+def _recovery_sharing(value) -> dict:
+    if not value:
+        return {}
+    method = str(value.get("method", ""))
+    if method not in RECOVERY_METHODS:
+        raise CatalogueError(f"recovery_sharing: method must be one of {RECOVERY_METHODS}")
+    percent = Decimal(str(value.get("insurer_percent", "0")))
+    if method == "percentage" and not Decimal(0) < percent <= Decimal(100):
+        raise CatalogueError("recovery_sharing: a percentage needs 0 < insurer_percent <= 100")
+    return {"method": method, "insurer_percent": str(percent)}
+
+
 def _clause_fields(clause: dict) -> dict:
     effective = clause.get("effective_date") or date(2025, 1, 1)
     if isinstance(effective, str):
@@ -157,6 +172,7 @@ def _clause_fields(clause: dict) -> dict:
             for d in clause.get("claim_documents", [])
         ],
         "deductible_rules": _bilingual(clause.get("deductible_rules")),
+        "recovery_sharing": _recovery_sharing(clause.get("recovery_sharing")),
         "short_rate_table": [int(p) for p in clause.get("short_rate_table") or []],
     }
 

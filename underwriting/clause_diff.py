@@ -10,6 +10,7 @@ FIELDS = (
     "obligations",
     "claim_documents",
     "deductible_rules",
+    "recovery_sharing",
     "short_rate_table",
     "minimum_premium",
     "rating",

@@ -179,6 +179,10 @@ class ClauseVersion(models.Model):
     obligations = models.JSONField(_("policyholder obligations"), default=list, blank=True)
     claim_documents = models.JSONField(_("claim documents"), default=list, blank=True)
     deductible_rules = models.JSONField(_("deductible rules"), default=dict, blank=True)
+    # How money recovered from a liable party is split with the insured (claims/recoveries.py):
+    # {"method": "insurer_first" | "insured_first" | "pro_rata" | "percentage",
+    #  "insurer_percent": "25"}; empty means the statutory default, insurer first.
+    recovery_sharing = models.JSONField(_("recovery sharing"), default=dict, blank=True)
     short_rate_table = models.JSONField(_("short-period rate table (%)"), default=list, blank=True)
     minimum_premium = models.DecimalField(
         _("minimum premium"), max_digits=14, decimal_places=2, default=Decimal("0.00")

@@ -38,6 +38,7 @@ WORDING_FIELDS = (
     "obligations",
     "claim_documents",
     "deductible_rules",
+    "recovery_sharing",
     "short_rate_table",
     "minimum_premium",
 )

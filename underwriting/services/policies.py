@@ -73,6 +73,8 @@ __all__ = [
     "policy_endorse",
     "renewal_reminders",
     "policy_renew",
+    "policy_sum_insured_erode",
+    "policy_sum_insured_restore",
 ]
 
 # The version of the notice page's layout and wording; stored with each acknowledgement so the
@@ -1052,3 +1054,55 @@ def policy_renew(*, policy: Policy, actor):
         reason=_("Renewal of %(number)s.") % {"number": policy.number},
     )
     return new
+
+
+# --- Sum insured after claims (clause art. 32) ------------------------------------------------
+
+
+def policy_sum_insured_erode(*, policy: Policy, amount: Decimal, actor) -> Decimal:
+    """Lower the remaining sum insured by a claim payment; returns what remains.
+
+    Called inside the caller's transaction. The row is locked so that two payments at once
+    cannot both spend the same remaining cover.
+    """
+    policy = Policy.objects.select_for_update().get(pk=policy.pk)
+    if amount <= 0:
+        raise DomainError(_("A payment must be more than zero."))
+    if amount > policy.remaining_sum_insured:
+        raise DomainError(
+            _("Only CNY %(remaining)s of the sum insured remains on this policy.")
+            % {"remaining": f"{policy.remaining_sum_insured:,.2f}"},
+            code="exhausted",
+        )
+    with acting_as(actor):
+        policy.remaining_sum_insured -= amount
+        policy.save(update_fields=["remaining_sum_insured"])
+    return policy.remaining_sum_insured
+
+
+def policy_sum_insured_restore(
+    *, policy: Policy, amount: Decimal, premium: Decimal, due_date: date, actor
+) -> Policy:
+    """Restore cover eroded by payments, charging ``premium`` as an extra instalment due on
+    ``due_date``; never above the sum insured the policy was written for."""
+    policy = Policy.objects.select_for_update().get(pk=policy.pk)
+    if policy.status not in (PolicyStatus.ISSUED, PolicyStatus.IN_FORCE):
+        raise DomainError(_("Only a policy in force can have its sum insured restored."))
+    if amount <= 0 or policy.remaining_sum_insured + amount > policy.sum_insured:
+        raise DomainError(
+            _("At most CNY %(gap)s can be restored on this policy.")
+            % {"gap": f"{policy.sum_insured - policy.remaining_sum_insured:,.2f}"},
+            code="amount",
+        )
+    with acting_as(actor):
+        policy.remaining_sum_insured += amount
+        policy.save(update_fields=["remaining_sum_insured"])
+        if premium > 0:
+            last = policy.instalments.order_by("-sequence").values_list("sequence", flat=True)
+            Instalment.objects.create(
+                policy=policy,
+                sequence=(last.first() or 0) + 1,
+                due_date=due_date,
+                amount=premium,
+            )
+    return policy
