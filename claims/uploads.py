@@ -95,7 +95,7 @@ def store_upload(uploaded_file, *, subdir: str, max_bytes: int | None = None) ->
     stream = _MeteredStream(uploaded_file.chunks(), max_bytes)
     head = stream.peek(_SNIFF_BYTES)
     if not head:
-        raise UploadRejected("empty", _("The file is empty."))
+        raise _empty()
     extension = _sniff(head)
 
     storage = default_storage
@@ -121,6 +121,24 @@ def store_upload(uploaded_file, *, subdir: str, max_bytes: int | None = None) ->
         extension=extension,
         original_name=_clean_original_name(getattr(uploaded_file, "name", "") or ""),
     )
+
+
+def sniff_stored(storage, name: str) -> str:
+    """The extension of the stored file ``name``, decided from its bytes as ``store_upload`` does.
+
+    Raises ``UploadRejected`` with the codes ``store_upload`` uses ("empty", "type", "macros").
+    """
+    head = b""
+    with storage.open(name, "rb") as handle:
+        # A backend's file object may hand back less than asked for before the end of the file.
+        while len(head) < _SNIFF_BYTES and (piece := handle.read(_SNIFF_BYTES - len(head))):
+            head += piece
+    if not head:
+        raise _empty()
+    extension = _sniff(head)
+    if extension is None:
+        extension = _check_office_document(storage, name)
+    return extension
 
 
 def duplicate_of(sha256: str, queryset):
@@ -347,6 +365,10 @@ def _too_large(max_bytes: int) -> UploadRejected:
     return UploadRejected(
         "too_large", _("The file is larger than %(limit)s.") % {"limit": _size_text(max_bytes)}
     )
+
+
+def _empty() -> UploadRejected:
+    return UploadRejected("empty", _("The file is empty."))
 
 
 def _wrong_type() -> UploadRejected:

@@ -26,6 +26,10 @@ app.conf.beat_schedule = {
         "task": "underwriting.tasks.sweep_policy_documents",
         "schedule": 300.0,
     },
+    "sweep-claim-work": {"task": "claims.tasks.sweep_claim_work", "schedule": 120.0},
+    # Hourly, though each claim is warned at most once a day: a worker down at 08:00 still
+    # warns the same morning.
+    "claim-deadline-warnings": {"task": "claims.tasks.warn_claim_deadlines", "schedule": 3600.0},
 }
 
 

@@ -5,12 +5,15 @@ from django.utils.translation import gettext_lazy as _
 UNDERWRITER = "underwriter"
 SENIOR_UNDERWRITER = "senior_underwriter"
 CLAIMS_HANDLER = "claims_handler"
+# Oversees the handlers: warned with them about claim deadlines, reassigns claims.
+CLAIMS_SUPERVISOR = "claims_supervisor"
 PRODUCT_MANAGER = "product_manager"
 
 STAFF_GROUPS = {
     UNDERWRITER: _("Underwriter"),
     SENIOR_UNDERWRITER: _("Senior underwriter"),
     CLAIMS_HANDLER: _("Claims handler"),
+    CLAIMS_SUPERVISOR: _("Claims supervisor"),
     PRODUCT_MANAGER: _("Product manager"),
 }
 
@@ -19,6 +22,7 @@ GROUP_PERMISSIONS = {
     UNDERWRITER: ["portal.view_firm", "portal.view_ipasset", "portal.view_membership"],
     SENIOR_UNDERWRITER: ["portal.view_firm", "portal.view_ipasset", "portal.view_membership"],
     CLAIMS_HANDLER: ["portal.view_firm", "portal.view_ipasset"],
+    CLAIMS_SUPERVISOR: ["portal.view_firm", "portal.view_ipasset"],
     PRODUCT_MANAGER: ["portal.view_firm"],
 }
 

@@ -1,14 +1,15 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 from django.views.i18n import JavaScriptCatalog
 
 from portal import officer_views, views
 from underwriting import views_policies
 
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "IP Insurance Portal"
-admin.site.site_title = "IP Insurance Portal"
+admin.site.site_header = gettext_lazy("IP Insurance Portal")
+admin.site.site_title = gettext_lazy("IP Insurance Portal")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("app/applications/", include("underwriting.urls_app")),
     path("app/policies/", include("underwriting.urls_policies")),
+    path("app/claims/", include("claims.urls")),
     path("app/", include("portal.urls_app")),
     path("officer/", include((officer_views.urlpatterns, "officer"))),
     path("admin/", admin.site.urls),
