@@ -29,7 +29,13 @@ from portal.choices import (
 )
 from portal.history import acting_as
 from portal.models import Authority, Firm, IPAsset, Membership, OfficerMembership, User
-from portal.roles import CLAIMS_HANDLER, PRODUCT_MANAGER, SENIOR_UNDERWRITER, UNDERWRITER
+from portal.roles import (
+    CLAIMS_HANDLER,
+    CLAIMS_SUPERVISOR,
+    PRODUCT_MANAGER,
+    SENIOR_UNDERWRITER,
+    UNDERWRITER,
+)
 
 # Shared by every demo staff and officer account so that one authenticator entry serves all.
 # Demo only: the accounts it protects hold nothing but demo data.
@@ -50,6 +56,7 @@ ACCOUNTS = [
     DemoAccount("underwriter@demo.example", "underwriter", "王芳", mfa=True),
     DemoAccount("senior-underwriter@demo.example", "senior underwriter", "刘洋", mfa=True),
     DemoAccount("claims@demo.example", "claims handler", "陈静", mfa=True),
+    DemoAccount("claims-lead@demo.example", "claims supervisor", "何军", mfa=True),
     DemoAccount("product@demo.example", "product manager", "杨磊", mfa=True),
     DemoAccount("admin@demo.example", "administrator", "赵敏", mfa=True),
     DemoAccount("officer-wuxi@demo.example", "officer, Wuxi", "周强", mfa=True),
@@ -60,6 +67,7 @@ STAFF_GROUP_BY_EMAIL = {
     "underwriter@demo.example": [UNDERWRITER],
     "senior-underwriter@demo.example": [UNDERWRITER, SENIOR_UNDERWRITER],
     "claims@demo.example": [CLAIMS_HANDLER],
+    "claims-lead@demo.example": [CLAIMS_HANDLER, CLAIMS_SUPERVISOR],
     "product@demo.example": [PRODUCT_MANAGER],
 }
 

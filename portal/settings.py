@@ -164,6 +164,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker child that grew past this (KiB) is replaced after its task: decoding a hostile
+# upload's first page can take hundreds of MB, which should not stay resident.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int(
+    "CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1024 * 1024, minimum=65536
+)
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -297,5 +302,8 @@ UNDERWRITER_DEFAULT_AUTHORITY = env.str("UNDERWRITER_DEFAULT_AUTHORITY", "100000
 # Binding: the shortest time the exclusion notice must be on screen before it can be confirmed,
 # checked on the server against a signed display time (Insurance Law art. 17).
 EXCLUSION_NOTICE_MIN_SECONDS = env.int("EXCLUSION_NOTICE_MIN_SECONDS", 30, minimum=0)
+# Largest claim or subsidy document accepted, in bytes; uploads stream to disk, so memory does
+# not grow with this.
+CLAIM_UPLOAD_MAX_BYTES = env.int("CLAIM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 # History is evidence to read, never a way to rewrite a row around the services: no reverts.
 SIMPLE_HISTORY_REVERT_DISABLED = True
