@@ -172,6 +172,9 @@ def _limit_rows(policy) -> list[dict]:
         section.get("code"): pick_language(section.get("name"))
         for section in (terms.get("breakdown") or {}).get("sections") or ()
     }
+    # PostgreSQL's jsonb does not keep the keys' order, so the sections of the rating breakdown
+    # (a list) give it; any limit without a section follows by code.
+    position = {code: index for index, code in enumerate(names)}
     rows = []
     for code, value in (terms.get("limits") or {}).items():
         try:
@@ -179,7 +182,7 @@ def _limit_rows(policy) -> list[dict]:
         except ArithmeticError:
             continue
         rows.append({"code": code, "name": names.get(code) or code, "limit": limit})
-    return rows
+    return sorted(rows, key=lambda row: (position.get(row["code"], len(position)), row["code"]))
 
 
 def _policy_view(policy) -> dict:
