@@ -11,7 +11,7 @@ from claims.services import ClaimInvalid
 from portal.choices import AssetKind
 from underwriting.models import pick_language
 
-# What the file picker offers; the server decides from the bytes (claims.uploads).
+# What the file picker offers; the server decides from the bytes (portal.uploads).
 UPLOAD_ACCEPT = ".pdf,.jpg,.jpeg,.png,.docx,.xlsx"
 MAX_AMOUNT = Decimal("999999999999.99")
 

@@ -47,13 +47,13 @@ from claims.models import (
     Subrogation,
 )
 from claims.reinstatement import ReinstatementError, reinstatement_premium
-from claims.uploads import UploadRejected, store_upload
 from portal import roles
 from portal.errors import DomainError, PermissionDenied
 from portal.history import acting_as
 from portal.notifications import notify
 from portal.selectors import firm_users
 from portal.services import require_member
+from portal.uploads import UploadRejected, store_upload
 from underwriting.choices import PolicyStatus
 from underwriting.models import Policy
 from underwriting.services import policy_sum_insured_erode, policy_sum_insured_restore
@@ -466,7 +466,7 @@ def claim_document_process(document_id: int) -> str | None:
     The conditional update claims the work, so two workers never process the same document.
     Returns the final status, or None when there was nothing to do.
     """
-    from claims.processing import inspect_stored
+    from portal.processing import inspect_stored
 
     now = timezone.now()
     claimed = ClaimDocument.objects.filter(

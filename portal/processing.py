@@ -1,6 +1,6 @@
 """The background re-check of a stored claim document: its type, its page count and a preview.
 
-``claims.uploads`` only looks at the first bytes and the ZIP directory while the uploader waits.
+``portal.uploads`` only looks at the first bytes and the ZIP directory while the uploader waits.
 This runs later (from a Celery task) on whatever the storage holds by then, and opens the
 document for real. Hostile and broken files are expected here, so a refusal is a result rather
 than an exception, and every reader gets a bounded amount of work and memory.
@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from PIL import Image, ImageFile, ImageOps
 
-from claims.uploads import ALLOWED_TYPES, UploadRejected, sniff_stored
+from portal.uploads import ALLOWED_TYPES, UploadRejected, sniff_stored
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from django.utils import translation
 from PIL import Image, ImageFile
 from pypdf import PdfWriter
 
-from claims import processing
-from claims.processing import PREVIEW_MAX_PX, ProcessingResult, inspect_stored
-from claims.uploads import store_upload
+from portal import processing
+from portal.processing import PREVIEW_MAX_PX, ProcessingResult, inspect_stored
+from portal.uploads import store_upload
 
 MiB = 1024 * 1024
 

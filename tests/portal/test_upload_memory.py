@@ -1,6 +1,6 @@
 """Memory and the size cap when the upload does not say how large it is.
 
-tests/claims/test_uploads.py already covers a 20 MB TemporaryUploadedFile stored with flat
+tests/portal/test_uploads.py already covers a 20 MB TemporaryUploadedFile stored with flat
 memory, a 25 MB one refused on its declared size before a byte is read, and a renamed Windows
 executable. What it leaves out is the refusal that only the streamed count can make, at the
 default cap: here a 25 MB upload with no size at all must be read up to 20 MB, written to storage
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
-from claims.uploads import UploadRejected, store_upload
+from portal.uploads import UploadRejected, store_upload
 
 MiB = 1024 * 1024
 CHUNK = 64 * 1024

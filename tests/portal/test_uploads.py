@@ -19,8 +19,8 @@ from django.core.files.storage import InMemoryStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.utils import translation
 
-from claims import uploads
-from claims.uploads import ALLOWED_TYPES, UploadRejected, duplicate_of, store_upload
+from portal import uploads
+from portal.uploads import ALLOWED_TYPES, UploadRejected, duplicate_of, store_upload
 
 MiB = 1024 * 1024
 
