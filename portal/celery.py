@@ -30,6 +30,7 @@ app.conf.beat_schedule = {
     # Hourly, though each claim is warned at most once a day: a worker down at 08:00 still
     # warns the same morning.
     "claim-deadline-warnings": {"task": "claims.tasks.warn_claim_deadlines", "schedule": 3600.0},
+    "sweep-subsidy-requests": {"task": "subsidies.tasks.sweep_subsidy_requests", "schedule": 300.0},
 }
 
 

@@ -36,6 +36,18 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request made in English by an earlier test
+    leaves English active in the thread, which would make results depend on test order."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def firm_a(db):
     return FirmFactory(name_zh="甲公司", name_en="Firm A")

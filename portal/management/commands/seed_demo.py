@@ -1,3 +1,4 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from portal.demo import login_table, seed_demo
@@ -11,6 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, quiet=False, **options):
         result = seed_demo()
+        # Subsidy programmes belong to the subsidies app, which the shared kernel does not import.
+        call_command("seed_programmes", verbosity=0)
         created = result["created"]
         if created:
             self.stdout.write(self.style.SUCCESS(f"Demo data: created {len(created)} objects."))
