@@ -26,4 +26,6 @@ def home(request):
 
 
 app_name = "officer"
+# The subsidy pages join these in the same "officer" namespace in portal/urls.py, so the shared
+# kernel never imports the subsidies app.
 urlpatterns = [path("", home, name="home")]

@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy
 from django.views.i18n import JavaScriptCatalog
 
+import subsidies.public_views
 from portal import officer_views, views
+from subsidies.officer_urls import urlpatterns as subsidy_officer_urls
 from underwriting import views_policies
 
 admin.site.login = secure_admin_login(admin.site.login)
@@ -17,12 +19,14 @@ urlpatterns = [
     path("products/", include("underwriting.urls")),
     path("robots.txt", views.robots_txt),
     path("verify/", views_policies.policy_verify_page, name="verify"),
+    path("public/subsidies/", subsidies.public_views.publication, name="public_subsidies"),
     path("accounts/", include("allauth.urls")),
     path("app/applications/", include("underwriting.urls_app")),
     path("app/policies/", include("underwriting.urls_policies")),
     path("app/claims/", include("claims.urls")),
+    path("app/subsidies/", include("subsidies.urls")),
     path("app/", include("portal.urls_app")),
-    path("officer/", include((officer_views.urlpatterns, "officer"))),
+    path("officer/", include((officer_views.urlpatterns + subsidy_officer_urls, "officer"))),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

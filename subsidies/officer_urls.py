@@ -1,0 +1,32 @@
+"""The officers' subsidy pages; mounted by ``portal.officer_views`` in the "officer" namespace."""
+
+from django.urls import path
+
+from subsidies import officer_views as views
+from subsidies.report_views import report_patterns
+
+urlpatterns = [
+    path("summary/", views.summary, name="summary"),
+    path("requests/", views.request_queue, name="queue"),
+    path("requests/approve/", views.request_approve_many, name="approve_many"),
+    path("requests/<int:pk>/", views.request_detail, name="request"),
+    path(
+        "requests/<int:pk>/documents/<int:doc_pk>/",
+        views.document_download,
+        name="request_document",
+    ),
+    path("requests/<int:pk>/approve/", views.request_approve, name="approve"),
+    path("requests/<int:pk>/reject/", views.request_reject, name="reject"),
+    path("requests/<int:pk>/return/", views.request_return, name="return"),
+    path("requests/<int:pk>/publish/", views.request_publish, name="publish"),
+    path("requests/<int:pk>/objection/", views.request_objection, name="objection"),
+    path("requests/<int:pk>/claw-back/", views.request_claw_back, name="claw_back"),
+    path("budget/", views.budget_overview, name="budget"),
+    path("batches/", views.batch_list, name="batches"),
+    path("batches/new/", views.batch_new, name="batch_new"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch"),
+    path("batches/<int:pk>/paid/", views.batch_paid, name="batch_paid"),
+    path("batches/<int:pk>/export.csv", views.batch_export_csv, name="batch_csv"),
+    path("batches/<int:pk>/export.xlsx", views.batch_export_xlsx, name="batch_xlsx"),
+    *report_patterns,
+]
