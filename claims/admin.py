@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.forms import formset_factory
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -51,6 +51,7 @@ from claims.models import (
 )
 from portal.admin_base import HistoryAdmin, ReadOnlyMixin
 from portal.errors import DomainError
+from portal.files import stored_file_response
 from underwriting.models import CoefficientOption, pick_language
 from underwriting.templatetags.catalogue import amount, money
 
@@ -1167,16 +1168,7 @@ class ClaimAdmin(ReadOnlyMixin, HistoryAdmin):
 
     @staticmethod
     def _attachment(field, filename, content_type):
-        try:
-            handle = field.open("rb")
-        except (FileNotFoundError, OSError, ValueError):
-            raise Http404 from None
-        response = FileResponse(
-            handle, as_attachment=True, filename=filename, content_type=content_type
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return stored_file_response(field.name, filename=filename, content_type=content_type)
 
     def document_view(self, request, object_id, document_id):
         """A claim document as uploaded, always as a download (never rendered by the browser)."""

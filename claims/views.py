@@ -12,9 +12,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -44,6 +42,7 @@ from claims.forms import (
     right_label,
 )
 from portal.errors import DomainError
+from portal.files import stored_file_response
 from underwriting.choices import PolicyStatus
 from underwriting.models import pick_language
 from underwriting.views_app import firm_member_required
@@ -432,29 +431,11 @@ def claim_withdraw(request, pk):
 # --- Files ------------------------------------------------------------------------------------
 
 
-def _file_response(name: str, *, filename: str, content_type: str, attachment: bool):
-    """A stored file, streamed, only ever served as the type recorded for it."""
-    if not name:
-        raise Http404
-    try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(
-        handle, as_attachment=attachment, filename=filename, content_type=content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    # Nothing in a served file may run or load anything, even if a browser opened it inline.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
 @login_required
 @require_GET
 def document_download(request, pk, document_pk):
     document = selectors.claim_document_for_user(request.user, pk, document_pk)
-    return _file_response(
+    return stored_file_response(
         document.file.name,
         filename=document.original_name or f"{document.code}.{document.extension}",
         content_type=document.content_type,
@@ -468,7 +449,7 @@ def document_preview(request, pk, document_pk):
     """The PNG preview of the first page (made by the background check), shown inline."""
     document = selectors.claim_document_for_user(request.user, pk, document_pk)
     stem = (document.original_name or document.code).rsplit(".", 1)[0]
-    return _file_response(
+    return stored_file_response(
         document.preview.name,
         filename=f"{stem}-preview.png",
         content_type="image/png",
@@ -480,7 +461,7 @@ def document_preview(request, pk, document_pk):
 @require_GET
 def letter_download(request, pk, letter_pk):
     letter = selectors.claim_letter_for_user(request.user, pk, letter_pk)
-    return _file_response(
+    return stored_file_response(
         letter.file.name,
         filename=f"{letter.reference}.pdf",
         content_type="application/pdf",

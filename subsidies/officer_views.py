@@ -7,16 +7,14 @@ or batch answers 404. Every write goes through ``subsidies.services``, which che
 audits the decision (a SubsidyEvent and simple-history rows) and records the officer as actor.
 """
 
-import io
 from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Q, Sum
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from claims.forms import right_label
 from portal.choices import Qualification
 from portal.errors import DomainError
+from portal.files import bytes_download, stored_file_response
 from portal.officer_views import officer_required
 from subsidies import amounts, exports, services
 from subsidies.choices import (
@@ -500,22 +499,11 @@ def request_detail(request, pk):
 def document_download(request, pk, doc_pk):
     subsidy_request = _request_or_404(request, pk)
     document = get_object_or_404(subsidy_request.documents, pk=doc_pk)
-    if not document.file.name:
-        raise Http404
-    try:
-        handle = default_storage.open(document.file.name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
+    return stored_file_response(
+        document.file.name,
         filename=document.original_name or f"{document.code}.{document.extension}",
-        content_type=document.content_type or "application/octet-stream",
+        content_type=document.content_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 SUCCESS_MESSAGES = {
@@ -797,20 +785,11 @@ def batch_paid(request, pk):
     return render(request, "officer/batch_detail.html", _batch_context(batch, form), status=400)
 
 
-def _download(content: bytes, *, filename: str, content_type: str):
-    response = FileResponse(
-        io.BytesIO(content), as_attachment=True, filename=filename, content_type=content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @officer_required
 @require_GET
 def batch_export_csv(request, pk):
     batch = _batch_or_404(request, pk)
-    return _download(
+    return bytes_download(
         exports.batch_csv(batch),
         filename=f"{batch.number}.csv",
         content_type="text/csv; charset=utf-8",
@@ -821,7 +800,7 @@ def batch_export_csv(request, pk):
 @require_GET
 def batch_export_xlsx(request, pk):
     batch = _batch_or_404(request, pk)
-    return _download(
+    return bytes_download(
         exports.batch_xlsx(batch),
         filename=f"{batch.number}.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -13,9 +13,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.errors import DomainError
+from portal.files import stored_file_response
 from subsidies import selectors, services
 from subsidies.choices import REQUEST_TRANSITIONS, EligibilityOutcome, RequestStatus
 from subsidies.forms import (
@@ -440,19 +439,8 @@ def request_withdraw(request, pk):
 def document_download(request, pk, document_pk):
     """One of the firm's own documents, streamed as an attachment of the type recorded for it."""
     document = selectors.document_for_user(request.user, pk, document_pk)
-    if not document.file.name:
-        raise Http404
-    try:
-        handle = default_storage.open(document.file.name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
+    return stored_file_response(
+        document.file.name,
         filename=document.original_name or f"{document.code}.{document.extension}",
         content_type=document.content_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
