@@ -8,27 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from claims.services import ClaimInvalid
-from portal.choices import AssetKind
+from portal.choices import insured_right_label as right_label
 from underwriting.models import pick_language
 
 # What the file picker offers; the server decides from the bytes (portal.uploads).
 UPLOAD_ACCEPT = ".pdf,.jpg,.jpeg,.png,.docx,.xlsx"
 MAX_AMOUNT = Decimal("999999999999.99")
-
-
-def _kind_label(kind) -> str:
-    try:
-        return str(AssetKind(kind).label)
-    except ValueError:
-        return str(kind or "")
-
-
-def right_label(item: dict) -> str:
-    """An insured right of the policy's terms: "Patent · ZL… · title"."""
-    parts = [_kind_label(item.get("kind")), str(item.get("number") or "")]
-    if item.get("title"):
-        parts.append(str(item["title"]))
-    return " · ".join(part for part in parts if part)
 
 
 def item_label(item: dict) -> str:

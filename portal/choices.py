@@ -78,3 +78,18 @@ class WorkKind(models.TextChoices):
     ENGINEERING = "engineering", _("Engineering or product drawing")
     DATABASE = "database", _("Compilation or database")
     OTHER = "other", _("Other work")
+
+
+def _kind_label(kind) -> str:
+    try:
+        return str(AssetKind(kind).label)
+    except ValueError:
+        return str(kind or "")
+
+
+def insured_right_label(item: dict) -> str:
+    """An insured right of the policy's terms: "Patent · ZL… · title"."""
+    parts = [_kind_label(item.get("kind")), str(item.get("number") or "")]
+    if item.get("title"):
+        parts.append(str(item["title"]))
+    return " · ".join(part for part in parts if part)

@@ -23,8 +23,8 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from claims.forms import right_label
 from portal.choices import Qualification
+from portal.choices import insured_right_label as right_label
 from portal.errors import DomainError
 from portal.files import bytes_download, stored_file_response
 from portal.officer_views import officer_required
