@@ -353,3 +353,29 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a create sent with an ``Idempotency-Key``, kept to answer retries
+    (portal/api.py)."""
+
+    KEY_MAX = 100
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=KEY_MAX)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}:{self.key}"

@@ -127,6 +127,10 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
             raise DomainError(_("A firm must keep at least one owner."))
     with acting_as(actor):
         membership.delete()
+    # API tokens act for the whole person; someone who leaves a firm starts again with new ones.
+    from knox.models import AuthToken
+
+    AuthToken.objects.filter(user_id=membership.user_id).delete()
 
 
 # --- IP assets ---------------------------------------------------------------------------------

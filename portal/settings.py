@@ -6,6 +6,7 @@ PostgreSQL and Redis. ``DJANGO_ENV=production`` requires real secrets and turns 
 transport-security setting so that ``manage.py check --deploy`` is clean.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,7 +59,9 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "simple_history",
     "rest_framework",
+    "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "underwriting",
     "claims",
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.PortalLocaleMiddleware",
+    "portal.api.ApiLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -261,9 +265,54 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Tokens for integrations (hashed, expiring, revocable); the browser's session for the rest.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api_views.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "portal.api.StandardPagination",
+    "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    # Behind this many proxies the client address is read from X-Forwarded-For; with none (the
+    # default) it is the connection's, so a caller cannot dodge the rate limit with a header.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", 0, minimum=0),
+    "DEFAULT_THROTTLE_RATES": {
+        "indicative_premium": env.str("API_PREMIUM_RATE", "60/minute"),
+    },
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_DAYS", 90, minimum=1)),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": 20,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "IP Insurance Portal API",
+    "DESCRIPTION": (
+        "The portal's own operations for brokers, partner platforms and government systems: "
+        "the catalogue, applications and quotes, policies, claims and premium subsidies."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several models have a field called "status"; each gets an enum named after its choices.
+    "ENUM_NAME_OVERRIDES": {
+        "AssetKindEnum": "portal.choices.AssetKind",
+        "ApplicationStatusEnum": "underwriting.choices.ApplicationStatus",
+        "QuoteStatusEnum": "underwriting.choices.QuoteStatus",
+        "PolicyStatusEnum": "underwriting.choices.PolicyStatus",
+        "PolicyDocumentStatusEnum": "underwriting.choices.DocumentStatus",
+        "InstalmentStatusEnum": "underwriting.choices.InstalmentStatus",
+        "ClaimStatusEnum": "claims.choices.ClaimStatus",
+        "ClaimDocumentStatusEnum": "claims.choices.ClaimDocumentStatus",
+        "SubsidyRequestStatusEnum": "subsidies.choices.RequestStatus",
+        "DisbursementBatchStatusEnum": "subsidies.choices.BatchStatus",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ urlpatterns = [
     path("app/", include("portal.urls_app")),
     path("officer/", include((officer_views.urlpatterns + subsidy_officer_urls, "officer"))),
     path("admin/", admin.site.urls),
+    path("", include("portal.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     # Answers 404 unless DEBUG is on; see views.dev_outbox.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import views
+from portal import token_views, views
 
 app_name = "portal"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("firm/invite/", views.firm_invite, name="firm_invite"),
     path("firm/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("firm/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("firm/tokens/", token_views.firm_tokens, name="tokens"),
+    path("firm/tokens/<str:token_key>/revoke/", token_views.firm_token_revoke, name="token_revoke"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("assets/", views.asset_list, name="asset_list"),
     path("assets/new/<str:kind>/", views.asset_create, name="asset_create"),

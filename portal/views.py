@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import selectors, services
+from portal.api import error_json
 from portal.choices import AssetKind, Qualification
 from portal.errors import DomainError
 from portal.forms import FirmForm, InvitationForm, IPAssetForm
@@ -425,15 +426,15 @@ def asset_delete(request, pk):
 
 
 def error_403(request, exception=None):
-    return render(request, "403.html", status=403)
+    return error_json(request, 403) or render(request, "403.html", status=403)
 
 
 def error_404(request, exception=None):
-    return render(request, "404.html", status=404)
+    return error_json(request, 404) or render(request, "404.html", status=404)
 
 
 def error_500(request):
-    return render(request, "500.html", status=500)
+    return error_json(request, 500) or render(request, "500.html", status=500)
 
 
 def robots_txt(request):

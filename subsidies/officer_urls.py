@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from portal import token_views
 from subsidies import officer_views as views
 from subsidies.report_views import report_patterns
 
@@ -29,4 +30,7 @@ urlpatterns = [
     path("batches/<int:pk>/export.csv", views.batch_export_csv, name="batch_csv"),
     path("batches/<int:pk>/export.xlsx", views.batch_export_xlsx, name="batch_xlsx"),
     *report_patterns,
+    # API tokens are the shared kernel's (portal/token_views.py); officers reach them here.
+    path("tokens/", token_views.officer_tokens, name="tokens"),
+    path("tokens/<str:token_key>/revoke/", token_views.officer_token_revoke, name="token_revoke"),
 ]
