@@ -40,6 +40,7 @@ from rest_framework.views import APIView
 
 from portal import services as portal_services
 from portal.api import ErrorSerializer, idempotent
+from portal.api_views import ids_or_404
 from portal.errors import DomainError
 from portal.files import stored_file_response
 from portal.models import IPAsset, Membership
@@ -636,6 +637,32 @@ class WithdrawView(APIView):
         return Response(_application_detail(request, pk))
 
 
+@extend_schema_view(
+    post=extend_schema(
+        tags=["applications"],
+        operation_id="applications_questions_answer",
+        summary="Answer an underwriter's question; with every question answered, the "
+        "application goes back to the underwriter",
+        request=s.QuestionAnswerSerializer,
+        responses={200: s.ApplicationDetailSerializer, **ERRORS},
+    )
+)
+class QuestionAnswerView(APIView):
+    def post(self, request, pk, question_pk):
+        ids_or_404(pk, question_pk)
+        application = _application(request, pk)
+        question = get_object_or_404(application.questions, pk=question_pk)
+        body = s.QuestionAnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.application_answer_question(
+            application=application,
+            actor=request.user,
+            question=question,
+            answer=body.validated_data["answer"],
+        )
+        return Response(_application_detail(request, pk))
+
+
 # --- Quotes, the exclusion notice and the acknowledgement ------------------------------------
 
 
@@ -1020,6 +1047,11 @@ urlpatterns = [
     ),
     path("applications/<int:pk>/submit/", SubmitView.as_view(), name="application-submit"),
     path("applications/<int:pk>/withdraw/", WithdrawView.as_view(), name="application-withdraw"),
+    path(
+        "applications/<int:pk>/questions/<int:question_pk>/answer/",
+        QuestionAnswerView.as_view(),
+        name="application-question-answer",
+    ),
     path(
         "applications/<int:pk>/quotes/",
         ApplicationQuoteListView.as_view(),

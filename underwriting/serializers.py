@@ -804,6 +804,10 @@ class WithdrawSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, default="", max_length=1000)
 
 
+class QuestionAnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(max_length=5000)
+
+
 # --- Quotes, the exclusion notice and the acknowledgement ------------------------------------
 
 

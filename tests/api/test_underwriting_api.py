@@ -711,3 +711,30 @@ def test_the_schema_documents_every_operation(db):
     acknowledgement = paths["/api/v1/quotes/{id}/acknowledgement/"]["post"]
     assert "requestBody" in acknowledgement
     assert {"201", "400", "404"} <= set(acknowledgement["responses"])
+
+
+def test_the_applicant_answers_an_underwriters_question_through_the_api(
+    catalogue, firm_a, applicant_a, api_a, api_b
+):
+    from tests.underwriting.admin_helpers import staff
+
+    application = filled_application(firm_a, applicant_a, risk={"sales_regions": ["cn", "us_ca"]})
+    services.application_submit(application=application, actor=applicant_a, declaration=True)
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.REFERRED, application.rule_results
+    question = services.application_ask(
+        application=application,
+        actor=staff("uw-api@example.test", "underwriter"),
+        question="Which distributors sell the product in California?",
+    )
+    url = f"{API}/applications/{application.pk}/questions/{question.pk}/answer/"
+    assert api_b.post(url, {"answer": "None"}, format="json").status_code == 404
+    empty = api_a.post(url, {"answer": ""}, format="json")
+    assert empty.status_code == 400 and "answer" in error_of(empty)["fields"]
+    response = api_a.post(url, {"answer": "Only one, Pacific Valves Inc."}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == ApplicationStatus.REFERRED
+    question.refresh_from_db()
+    assert question.answer == "Only one, Pacific Valves Inc."
+    again = api_a.post(url, {"answer": "Again"}, format="json")
+    assert again.status_code == 400
