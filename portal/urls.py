@@ -35,6 +35,7 @@ urlpatterns = [
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
 ]
 
+handler400 = "portal.views.error_400"
 handler403 = "portal.views.error_403"
 handler404 = "portal.views.error_404"
 handler500 = "portal.views.error_500"

@@ -425,6 +425,14 @@ def asset_delete(request, pk):
 # --- Error pages ------------------------------------------------------------------------------
 
 
+def error_400(request, exception=None):
+    # Django answers here for requests it refuses before any view runs (too many fields, a
+    # suspicious header); under /api/ that answer keeps the API's error shape.
+    from django.views.defaults import bad_request
+
+    return error_json(request, 400) or bad_request(request, exception)
+
+
 def error_403(request, exception=None):
     return error_json(request, 403) or render(request, "403.html", status=403)
 

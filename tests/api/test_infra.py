@@ -547,3 +547,15 @@ def test_a_malformed_body_with_a_key_is_a_parse_error(api_client, applicant_a):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
     assert not IdempotencyKey.objects.exists()
+
+
+def test_a_request_django_refuses_before_any_view_keeps_the_error_shape(api_client, officer_x):
+    """Too many fields for Django's limit: refused by the framework itself, still JSON."""
+    api_client.force_authenticate(officer_x)
+    fields = "&".join(f"request_ids={n}" for n in range(1100))
+    response = api_client.post(
+        "/api/v1/officer/batches/", fields, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "parse_error"
