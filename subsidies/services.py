@@ -186,6 +186,19 @@ def _is_renewal(programme, firm, policy) -> bool:
     )
 
 
+def _is_single_champion(firm) -> bool:
+    return "single_champion" in (firm.qualifications or [])
+
+
+def _rate(programme: Programme, firm, *, renewal: bool, high_value: bool):
+    return amounts.rate_for(
+        rates_of(programme),
+        renewal=renewal,
+        single_champion=_is_single_champion(firm),
+        high_value=high_value,
+    )
+
+
 def estimate(
     programme: Programme,
     policy: Policy,
@@ -199,12 +212,7 @@ def estimate(
     firm = policy.firm
     if renewal is None:
         renewal = _is_renewal(programme, firm, policy)
-    rate = amounts.rate_for(
-        rates_of(programme),
-        renewal=renewal,
-        single_champion="single_champion" in (firm.qualifications or []),
-        high_value=high_value,
-    )
+    rate = _rate(programme, firm, renewal=renewal, high_value=high_value)
     budget = budget_of(programme, year)
     return amounts.subsidy_amount(
         premium_paid=premium_paid(policy),
@@ -280,7 +288,8 @@ def subsidy_request_create(
         raise DomainError(
             _("The premium must be paid in full before a subsidy is requested."), code="unpaid"
         )
-    expected = estimate(programme, policy, high_value=high_value, year=today.year)
+    renewal = _is_renewal(programme, policy.firm, policy)
+    expected = estimate(programme, policy, high_value=high_value, year=today.year, renewal=renewal)
     try:
         with transaction.atomic(), acting_as(actor):
             request = SubsidyRequest.objects.create(
@@ -292,15 +301,10 @@ def subsidy_request_create(
                 year=today.year,
                 premium_paid=premium_paid(policy),
                 items=max(len(policy.terms.get("insured", [])), 1),
-                renewal=_is_renewal(programme, policy.firm, policy),
-                single_champion="single_champion" in (policy.firm.qualifications or []),
+                renewal=renewal,
+                single_champion=_is_single_champion(policy.firm),
                 high_value=high_value,
-                rate=amounts.rate_for(
-                    rates_of(programme),
-                    renewal=_is_renewal(programme, policy.firm, policy),
-                    single_champion="single_champion" in (policy.firm.qualifications or []),
-                    high_value=high_value,
-                ),
+                rate=_rate(programme, policy.firm, renewal=renewal, high_value=high_value),
                 expected_amount=expected.amount,
                 created_by=actor,
             )
