@@ -182,11 +182,13 @@ def sign_in(page: Page, email: str, password: str = PASSWORD, totp_secret: str |
     """Signs in through the login form, and the authenticator step for staff and officers."""
     page.goto("/accounts/login/")
     page.locator("input[name=login]").fill(email)
+    # Enter submits the form the field belongs to, whatever other buttons the page has (the
+    # authenticator step also offers "cancel").
     page.locator("input[name=password]").fill(password)
-    page.locator("form button[type=submit]").last.click()
+    page.locator("input[name=password]").press("Enter")
     if totp_secret:
         page.locator("input[name=code]").fill(totp_code(totp_secret))
-        page.locator("form button[type=submit]").last.click()
+        page.locator("input[name=code]").press("Enter")
     expect(page.locator("input[name=password]")).to_have_count(0)
 
 
