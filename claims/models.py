@@ -98,6 +98,8 @@ class Claim(models.Model):
             models.Index(fields=["firm", "-notified_at"], name="claim_firm_recent"),
             models.Index(fields=["status", "next_deadline_on"], name="claim_status_deadline"),
             models.Index(fields=["handler", "next_deadline_on"], name="claim_handler_deadline"),
+            # The handlers' dashboard and the admin list: nearest deadline first.
+            models.Index(fields=["next_deadline_on", "notified_at", "id"], name="claim_deadlines"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -292,7 +292,11 @@ class IPAsset(models.Model):
                 name="ipasset_unique_number_per_firm",
             )
         ]
-        indexes = [models.Index(fields=["firm", "kind"])]
+        indexes = [
+            models.Index(fields=["firm", "kind"]),
+            # The dashboard's "expiring soon" card: the firm's rights by expiry date.
+            models.Index(fields=["firm", "expiry_date"], name="ipasset_firm_expiry"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.number or ''} {self.title}".strip()

@@ -136,6 +136,8 @@ class DisbursementBatch(models.Model):
         verbose_name = _("disbursement batch")
         verbose_name_plural = _("disbursement batches")
         ordering = ["-created_at"]
+        # The officers' batch list: their authority's, newest first.
+        indexes = [models.Index(fields=["authority", "-created_at"], name="batch_authority_recent")]
 
     def __str__(self):
         return self.number
@@ -196,6 +198,14 @@ class SubsidyRequest(models.Model):
             models.Index(fields=["authority", "status", "-submitted_at"], name="subsidy_queue"),
             models.Index(fields=["firm", "-created_at"], name="subsidy_firm_recent"),
             models.Index(fields=["status", "publication_ends"], name="subsidy_publication"),
+            # The queue filtered by programme, oldest submission first.
+            models.Index(
+                fields=["programme", "status", "-submitted_at"], name="subsidy_programme_queue"
+            ),
+            # The budget overview counts the year's requests by programme and status.
+            models.Index(
+                fields=["authority", "year", "programme", "status"], name="subsidy_budget_year"
+            ),
         ]
         constraints = [
             # The same policy is never subsidised twice by one programme (withdrawn or

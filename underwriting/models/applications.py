@@ -202,6 +202,10 @@ class Application(models.Model):
             models.Index(fields=["product", "status"], name="application_product_status"),
             models.Index(fields=["firm", "-created_at"], name="application_firm_recent"),
             models.Index(fields=["assigned_to", "status"], name="application_assignee"),
+            # The applicant's list, the dashboard card and the API: newest activity first.
+            models.Index(fields=["firm", "-updated_at", "-id"], name="application_firm_updated"),
+            # The referral queue unfiltered (and its age filter): latest change first.
+            models.Index(fields=["-status_changed_at", "-id"], name="application_changed"),
         ]
 
     def __str__(self):
