@@ -1472,21 +1472,31 @@ def deadline_warnings(today: date | None = None, *, soon_days: int = statutory.D
     kinds = dict(DEADLINE_LABELS)
     for claim in due[:1000]:
         overdue = claim.next_deadline_on < today
-        notify(
-            users=_staff_to_warn(claim.handler),
-            title=(
-                gettext_lazy("OVERDUE: claim %(number)s, %(kind)s was due %(due)s")
-                if overdue
-                else gettext_lazy("Claim %(number)s: %(kind)s due %(due)s")
-            ),
-            params={
-                "number": claim.number,
-                "kind": kinds.get(claim.next_deadline_kind, claim.next_deadline_kind),
-                "due": claim.next_deadline_on.isoformat(),
-            },
-            url=f"/admin/claims/claim/{claim.pk}/change/",
-        )
-        Claim.objects.filter(pk=claim.pk).update(deadline_warned_on=today)
+        # The claim is marked and its warning written in one transaction, the mark a conditional
+        # update: a run cut off half-way (the database went away) leaves neither, so the next
+        # run warns; two runs at once (beat's and a redelivered one) warn once.
+        with transaction.atomic():
+            claimed = (
+                Claim.objects.filter(pk=claim.pk)
+                .filter(Q(deadline_warned_on__isnull=True) | Q(deadline_warned_on__lt=today))
+                .update(deadline_warned_on=today)
+            )
+            if not claimed:
+                continue
+            notify(
+                users=_staff_to_warn(claim.handler),
+                title=(
+                    gettext_lazy("OVERDUE: claim %(number)s, %(kind)s was due %(due)s")
+                    if overdue
+                    else gettext_lazy("Claim %(number)s: %(kind)s due %(due)s")
+                ),
+                params={
+                    "number": claim.number,
+                    "kind": kinds.get(claim.next_deadline_kind, claim.next_deadline_kind),
+                    "due": claim.next_deadline_on.isoformat(),
+                },
+                url=f"/admin/claims/claim/{claim.pk}/change/",
+            )
         warned += 1
     return warned
 

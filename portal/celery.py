@@ -31,6 +31,11 @@ app.conf.beat_schedule = {
     # warns the same morning.
     "claim-deadline-warnings": {"task": "claims.tasks.warn_claim_deadlines", "schedule": 3600.0},
     "sweep-subsidy-requests": {"task": "subsidies.tasks.sweep_subsidy_requests", "schedule": 300.0},
+    "sweep-notification-emails": {
+        "task": "portal.tasks.sweep_notification_emails",
+        "schedule": 300.0,
+    },
+    "sweep-invitation-emails": {"task": "portal.tasks.sweep_invitation_emails", "schedule": 300.0},
 }
 
 

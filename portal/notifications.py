@@ -1,10 +1,14 @@
 """In-app notifications, each also mailed to its user, in the user's own language."""
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 
 from portal.models import Notification
+
+logger = logging.getLogger(__name__)
 
 
 def _language_of(user) -> str:
@@ -33,8 +37,18 @@ def notify(*, users, title, body="", params=None, url: str = "", firm=None) -> l
 
         # PostgreSQL and SQLite both return the new primary keys from bulk_create.
         ids = [n.pk for n in created]
-        transaction.on_commit(lambda: send_notification_emails.delay(ids))
+        transaction.on_commit(lambda: _enqueue_mail(send_notification_emails, ids))
     return created
+
+
+def _enqueue_mail(task, ids) -> None:
+    """After commit, the change is made: a broker outage must not turn it into an error page.
+    The rows keep ``emailed_at`` empty and ``portal.tasks.sweep_notification_emails`` mails them
+    once the broker is back."""
+    try:
+        task.delay(ids)
+    except Exception:  # noqa: BLE001 - any broker failure; the sweeper retries later
+        logger.warning("could not enqueue %s for notifications %r", task.name, ids)
 
 
 def mark_read(*, user, notification_ids=None) -> int:

@@ -1,5 +1,7 @@
 """Writes of the shared kernel: firms, memberships, invitations and IP assets."""
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -77,10 +79,19 @@ def invitation_create(*, firm: Firm, actor: User, email: str, role: str) -> Invi
             invitation = Invitation.objects.create(
                 firm=firm, email=email, role=role, invited_by=actor
             )
+    transaction.on_commit(lambda: _enqueue_invitation(invitation.pk))
+    return invitation
+
+
+def _enqueue_invitation(invitation_id: int) -> None:
+    """The invitation is saved; a broker outage must not turn that into an error page. It stays
+    unsent and ``portal.tasks.sweep_invitation_emails`` mails it once the broker is back."""
     from portal.tasks import send_invitation_email
 
-    send_invitation_email.delay_on_commit(invitation.pk)
-    return invitation
+    try:
+        send_invitation_email.delay(invitation_id)
+    except Exception:  # noqa: BLE001 - any broker failure; the sweeper retries later
+        logging.getLogger(__name__).warning("could not enqueue invitation %s", invitation_id)
 
 
 @transaction.atomic

@@ -135,6 +135,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker ----------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", {"redis", "rediss"}, None)
+# A broker that is down or frozen must cost a web request a second or two, not hang it: the
+# enqueue gives up (the row's status waits for the sweepers) instead of waiting for ever on a
+# connection Redis never answers. Tried by tests/drills/test_broker_outage.py.
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -144,7 +152,7 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 else:
     CACHES = {
         "default": {
@@ -161,6 +169,12 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

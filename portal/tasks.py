@@ -81,3 +81,49 @@ def send_notification_emails(self, notification_ids: list[int]) -> int:
             Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
             sent += 1
     return sent
+
+
+@shared_task
+def sweep_notification_emails() -> int:
+    """Mail notifications still unmailed after a while: the broker may have been down when
+    they were made. Only the last day's, so a long outage does not send stale news late."""
+    from datetime import timedelta
+
+    from portal.models import Notification
+
+    now = timezone.now()
+    ids = list(
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            created_at__lt=now - timedelta(minutes=5),
+            created_at__gte=now - timedelta(days=1),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    if ids:
+        send_notification_emails.delay(ids)
+    return len(ids)
+
+
+@shared_task
+def sweep_invitation_emails() -> int:
+    """Mail invitations still unsent a few minutes after they were made or renewed: the broker
+    may have been down then. Expired, accepted and revoked ones are left alone."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    ids = list(
+        Invitation.objects.filter(
+            sent_at__isnull=True,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            created_at__lt=now - timedelta(minutes=5),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for invitation_id in ids:
+        send_invitation_email.delay(invitation_id)
+    return len(ids)

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -457,3 +458,34 @@ def test_owner_cannot_remove_a_member_of_another_firm(client_a, firm_b, applican
     theirs = Membership.objects.get(user=applicant_b, firm=firm_b)
     assert client_a.post(f"/app/firm/members/{theirs.pk}/remove/").status_code == 404
     assert Membership.objects.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.django_db
+def test_an_invitation_made_while_the_broker_is_down_is_mailed_by_the_sweeper(
+    client_a, firm_a, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from portal.tasks import send_invitation_email, sweep_invitation_emails
+
+    with mock.patch.object(
+        send_invitation_email, "delay", side_effect=OperationalError("broker down")
+    ):
+        response = _invite(
+            client_a, "colleague@example.test", capture=django_capture_on_commit_callbacks
+        )
+    assert response.status_code == 302
+    invitation = Invitation.objects.get(firm=firm_a)
+    assert invitation.sent_at is None
+    assert mail.outbox == []
+
+    # Too recent: its own message may still be on the way.
+    assert sweep_invitation_emails() == 0
+    Invitation.objects.filter(pk=invitation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert sweep_invitation_emails() == 1
+    assert len(mail.outbox) == 1
+    assert accept_url(invitation) in mail.outbox[0].body
+    # Sent now, so the next sweep leaves it alone.
+    assert sweep_invitation_emails() == 0
