@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install migrate messages makemessages seed lint format check clean bench-pdf
+.PHONY: run test setup install migrate messages makemessages seed lint format check clean bench-pdf bench
 
 run: setup
 	@$(VENV)/bin/honcho -f Procfile.dev start
@@ -44,6 +44,13 @@ makemessages: install
 bench-pdf: install messages
 	@mkdir -p var/bench
 	$(PY) scripts/bench_policy_pdf.py $(BENCH_ARGS)
+
+# The pages under load against a minimal view (README, Benchmark): builds the portal_bench
+# PostgreSQL database once, serves it with gunicorn, drives each page with locust; the table goes
+# to var/bench/load.txt. BENCH_ARGS="--rebuild --run-time 30 --pages minimal,dashboard".
+bench: install messages
+	@mkdir -p var/bench
+	$(PY) scripts/bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -286,7 +286,7 @@ class ClauseVersionAdmin(HistoryAdmin):
     def get_urls(self):
         return [
             path(
-                "<int:old_id>/compare/<int:new_id>/",
+                "<id:old_id>/compare/<id:new_id>/",
                 self.admin_site.admin_view(self.compare_view),
                 name="underwriting_clauseversion_compare",
             ),
@@ -402,6 +402,7 @@ OPEN_STATUSES = (
     ApplicationStatus.INFO_REQUESTED,
 )
 REFERENCE_RE = re.compile(r"AP\d{4}-(\d+)", re.IGNORECASE)
+QUEUE_DEFERRED = ["frozen_answers", "valuation", "rating", "risk_answers", "cover_inputs"]
 
 DIMENSION_LABELS = {
     "legal": _("Legal"),
@@ -797,6 +798,8 @@ class ApplicationAdmin(HistoryAdmin):
     list_display_links = ["reference"]
     list_filter = ["status", "product", AssignedFilter, AgeFilter]
     list_select_related = ["firm", "product", "assigned_to"]
+    # "N of 50,000 in total" would count every application ever made on each page view.
+    show_full_result_count = False
     search_fields = ["firm__name_zh", "firm__name_en", "firm__uscc", "id__exact"]
     search_help_text = _("Firm name, USCC, application id or reference (AP2025-000123).")
     actions = []
@@ -870,12 +873,13 @@ class ApplicationAdmin(HistoryAdmin):
     # -- the queue --
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related(
-                "firm", "product", "clause_version__product", "assigned_to", "declared_by"
-            )
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match and match.url_name == "underwriting_application_changelist":
+            # The queue shows none of the snapshots (kilobytes a row) nor the clause version.
+            return queryset.select_related("firm", "product", "assigned_to").defer(*QUEUE_DEFERRED)
+        return queryset.select_related(
+            "firm", "product", "clause_version__product", "assigned_to", "declared_by"
         )
 
     def get_ordering(self, request):
@@ -2661,7 +2665,7 @@ class PolicyAdmin(ReadOnlyAdminMixin, HistoryAdmin):
                 name="underwriting_policy_cancel",
             ),
             path(
-                "<path:object_id>/documents/<int:document_id>/",
+                "<path:object_id>/documents/<id:document_id>/",
                 self.admin_site.admin_view(self.document_view),
                 name="underwriting_policy_document",
             ),
