@@ -263,7 +263,7 @@ LANGUAGE_COOKIE_HTTPONLY = True
 
 # --- Static and media -------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env.str("PORTAL_MEDIA_ROOT", str(VAR_DIR / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
