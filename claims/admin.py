@@ -1080,17 +1080,17 @@ class ClaimAdmin(ReadOnlyMixin, HistoryAdmin):
                 name="claims_claim_dashboard",
             ),
             path(
-                "<path:object_id>/documents/<int:document_id>/",
+                "<path:object_id>/documents/<id:document_id>/",
                 self.admin_site.admin_view(self.document_view),
                 name="claims_claim_document",
             ),
             path(
-                "<path:object_id>/documents/<int:document_id>/preview/",
+                "<path:object_id>/documents/<id:document_id>/preview/",
                 self.admin_site.admin_view(self.document_preview_view),
                 name="claims_claim_document_preview",
             ),
             path(
-                "<path:object_id>/letters/<int:letter_id>/",
+                "<path:object_id>/letters/<id:letter_id>/",
                 self.admin_site.admin_view(self.letter_view),
                 name="claims_claim_letter",
             ),

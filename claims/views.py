@@ -6,6 +6,7 @@ Reads go through ``claims.selectors`` (another firm's claim answers 404), writes
 ``claims.services``.
 """
 
+import re
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -100,7 +101,8 @@ def claim_list(request):
 def claim_new(request):
     """Which policy the claim is under: ``?policy=<pk>`` goes straight to its form."""
     wanted = request.GET.get("policy", "")
-    if wanted.isdigit():
+    # ASCII digits that fit an id: "²".isdigit() is true, and <id:> cannot reverse 20 digits.
+    if re.fullmatch(r"[0-9]{1,18}", wanted):
         return redirect("claims:notify", policy_pk=int(wanted))
     policies = list(selectors.claimable_policies(request.firm, services.CLAIMABLE_POLICY_STATUSES))
     return render(request, "claims/new.html", {"policies": policies})

@@ -7,4 +7,4 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self):
-        from portal import signals  # noqa: F401
+        from portal import converters, signals  # noqa: F401 - registers <id:...>, receivers

@@ -156,6 +156,7 @@ _NUMBER_NORMALISERS = {
 }
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 class IPAssetForm(forms.ModelForm):
@@ -227,11 +228,14 @@ class IPAssetForm(forms.ModelForm):
     def clean_nice_classes(self):
         values = []
         for item in self.cleaned_data.get("nice_classes", []):
-            if not item.isdigit() or not 1 <= int(item) <= 45:
+            # str.isdigit() also accepts digits int() cannot read (“²”); full-width digits from
+            # Chinese input methods are folded to ASCII first, other scripts' digits refused.
+            digits = item.translate(_FULL_WIDTH_DIGITS)
+            if not re.fullmatch(r"[0-9]{1,2}", digits) or not 1 <= int(digits) <= 45:
                 raise forms.ValidationError(
                     _("Nice classes are numbers from 1 to 45; “%(item)s” is not.") % {"item": item}
                 )
-            values.append(int(item))
+            values.append(int(digits))
         return sorted(set(values))
 
     def clean(self):

@@ -91,3 +91,45 @@ class PortalLocaleMiddleware:
         response.headers.setdefault("Content-Language", language)
         patch_vary_headers(response, ["Cookie"])
         return response
+
+
+class RejectNulMiddleware:
+    """Answers 400 to a page request whose query string or form fields contain a NUL character.
+
+    PostgreSQL cannot store or compare text with NUL (psycopg raises DataError, a 500), and no
+    person types one: it only comes from probing. Filters read straight from ``request.GET`` and
+    answers kept unvalidated (a questionnaire's draft is saved as typed) are the usual victims, so
+    this is checked once here rather than in every view. Reading ``request.POST`` here parses the
+    body no earlier than CsrfViewMiddleware does; uploaded files are not looked at, their names
+    are cleaned by portal.uploads. The API has its own answer (a DataError becomes its 400 error
+    shape), so /api/ is left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from portal.api import is_api_request
+
+        if not is_api_request(request) and _has_nul(request):
+            from django.core.exceptions import SuspiciousOperation
+
+            from portal.views import error_400
+
+            return error_400(request, SuspiciousOperation("NUL character in the request"))
+        return self.get_response(request)
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    sources = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        sources.append(request.POST)
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for source in sources
+        for key, values in source.lists()
+    )

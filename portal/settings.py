@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.middleware.PortalLocaleMiddleware",
+    "portal.middleware.RejectNulMiddleware",
     "portal.api.ApiLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -289,6 +290,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "portal.api_views.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "portal.api.StandardPagination",
+    # DRF's parsers, with JSON refusing a too deeply nested document as a 400 (see the class).
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api_parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     # Behind this many proxies the client address is read from X-Forwarded-For; with none (the
     # default) it is the connection's, so a caller cannot dodge the rate limit with a header.

@@ -402,7 +402,7 @@ class OfficerQueueView(generics.ListAPIView):
         else:
             queryset = queryset.filter(status__in=REQUEST_IN_QUEUE)
         programme = (wanted.get("programme") or "").strip()
-        if programme.isdigit():
+        if programme.isascii() and programme.isdigit():  # "²".isdigit() too, but int() refuses it
             number = int(programme)
             queryset = queryset.filter(programme_id=number) if number <= MAX_ID else queryset.none()
         elif programme:

@@ -7,6 +7,7 @@ or batch answers 404. Every write goes through ``subsidies.services``, which che
 audits the decision (a SubsidyEvent and simple-history rows) and records the officer as actor.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.choices import Qualification
 from portal.choices import insured_right_label as right_label
+from portal.converters import MAX_ID
 from portal.errors import DomainError
 from portal.files import bytes_download, stored_file_response
 from portal.officer_views import officer_required
@@ -190,7 +192,9 @@ def _safe_next(request, fallback: str) -> str:
 
 
 def _ids(values) -> list[int]:
-    return sorted({int(value) for value in values if str(value).isdigit()})
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), within the ids' range.
+    numbers = {int(value) for value in values if re.fullmatch(r"[0-9]{1,19}", str(value))}
+    return sorted(number for number in numbers if number <= MAX_ID)
 
 
 @officer_required
@@ -609,7 +613,9 @@ def budget_overview(request):
         reverse=True,
     )
     wanted = request.GET.get("year", "")
-    year = int(wanted) if wanted.isdigit() and int(wanted) in years else this_year
+    year = (
+        int(wanted) if re.fullmatch(r"[0-9]{1,4}", wanted) and int(wanted) in years else this_year
+    )
     programmes = list(Programme.objects.filter(authority=authority).order_by("code"))
     budgets = {
         budget.programme_id: budget
