@@ -90,8 +90,10 @@ def _enqueue_invitation(invitation_id: int) -> None:
 
     try:
         send_invitation_email.delay(invitation_id)
-    except Exception:  # noqa: BLE001 - any broker failure; the sweeper retries later
-        logging.getLogger(__name__).warning("could not enqueue invitation %s", invitation_id)
+    except Exception as error:  # noqa: BLE001 - any broker failure; the sweeper retries later
+        logging.getLogger(__name__).warning(
+            "could not enqueue invitation %s: %r", invitation_id, error
+        )
 
 
 @transaction.atomic

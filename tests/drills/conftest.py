@@ -2,6 +2,7 @@ import contextlib
 
 import pytest
 from django.core.management import call_command
+from kombu import pools as kombu_pools
 
 from portal.celery import app as celery_app
 from tests.drills.processes import RedisServer, Worker
@@ -15,6 +16,10 @@ def _reset_connections(app) -> None:
     app._pool = None
     with contextlib.suppress(AttributeError, KeyError):
         app.__dict__["amqp"]._producer_pool = None
+    # kombu also keeps connection and producer pools in module-wide registries keyed by the
+    # broker URL; a pool closed above would otherwise be handed to the next test that publishes
+    # ("Acquire on closed pool").
+    kombu_pools.reset()
 
 
 @pytest.fixture
