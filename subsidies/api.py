@@ -391,8 +391,11 @@ class OfficerQueueView(generics.ListAPIView):
         query = OfficerQueueQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
-        queryset = SubsidyRequest.objects.filter(authority=_authority(self.request)).select_related(
-            "programme", "firm", "policy__product"
+        # Only the policy's number and product are listed, not its terms snapshot (kilobytes).
+        queryset = (
+            SubsidyRequest.objects.filter(authority=_authority(self.request))
+            .select_related("programme", "firm", "policy__product")
+            .defer("policy__terms")
         )
         state = wanted.get("status") or ""
         if state == ALL_STATUSES:

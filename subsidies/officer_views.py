@@ -164,9 +164,10 @@ def request_queue(request):
     authority = _authority(request)
     programmes = list(Programme.objects.filter(authority=authority).order_by("code"))
     form = QueueFilterForm(request.GET or None, programmes=programmes)
-    requests = form.apply(
-        _requests_of(authority).select_related("programme", "firm", "policy__product")
-    ).order_by(F("submitted_at").asc(nulls_last=True), "pk")
+    # The page shows nothing of the policy: joining it read each row's terms snapshot (kilobytes).
+    requests = form.apply(_requests_of(authority).select_related("programme", "firm")).order_by(
+        F("submitted_at").asc(nulls_last=True), "pk"
+    )
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -343,9 +343,9 @@ class AssetListView(generics.ListCreateAPIView):
 def _live_quotes():
     return Prefetch(
         "quotes",
-        queryset=Quote.objects.filter(status__in=selectors_app.LIVE_QUOTE_STATUSES).order_by(
-            "-created_at", "-id"
-        ),
+        queryset=Quote.objects.filter(status__in=selectors_app.LIVE_QUOTE_STATUSES)
+        .defer(*selectors_app.QUOTE_SNAPSHOTS)
+        .order_by("-created_at", "-id"),
         to_attr="live_quotes",
     )
 
@@ -373,6 +373,7 @@ class ApplicationListView(generics.ListCreateAPIView):
             selectors_app.applications_visible_to(self.request.user)
             .select_related("product", "firm")
             .prefetch_related(_live_quotes())
+            .defer(*selectors_app.APPLICATION_SNAPSHOTS)
         )
         if filters.get("status"):
             applications = applications.filter(status=filters["status"])
@@ -852,7 +853,10 @@ class PolicyListView(generics.ListAPIView):
 
     def get_queryset(self):
         filters = _query(s.PolicyFilterSerializer, self.request)
-        policies = _policies_visible_to(self.request.user).select_related("product", "firm")
+        # The list shows no terms: their snapshot is kilobytes of JSON a row.
+        policies = (
+            _policies_visible_to(self.request.user).select_related("product", "firm").defer("terms")
+        )
         if filters.get("status"):
             policies = policies.filter(status=filters["status"])
         if "firm" in filters:

@@ -52,9 +52,15 @@ def applications_visible_to(user):
 def _live_quotes():
     return Prefetch(
         "quotes",
-        queryset=Quote.objects.filter(status__in=LIVE_QUOTE_STATUSES).order_by("-created_at"),
+        queryset=Quote.objects.filter(status__in=LIVE_QUOTE_STATUSES)
+        .defer(*QUOTE_SNAPSHOTS)
+        .order_by("-created_at"),
         to_attr="live_quotes",
     )
+
+
+# A list shows a quote's number, status and premium, not its terms.
+QUOTE_SNAPSHOTS = ("limits", "rider_codes", "breakdown", "special_exclusions")
 
 
 # Snapshots of kilobytes a row that lists never show: decoding their JSON was about a fifth of
@@ -90,14 +96,17 @@ def _clause_prefetches(prefix: str = "clause_version__") -> list:
     ]
 
 
-def application_for_user(user, pk: int) -> Application:
+def application_for_user(user, pk: int, *, rating_tables: bool = True) -> Application:
     """One application of the user's firms, with its wording's rating tables and questionnaires
-    and its insured rights; 404 for anyone else's."""
+    and its insured rights; 404 for anyone else's. ``rating_tables=False`` leaves out the
+    rating sections, coefficient tables and rider factors (four queries) for a page that only
+    shows a questionnaire."""
+    clause = _clause_prefetches() if rating_tables else ["clause_version__questionnaires"]
     return get_object_or_404(
         applications_visible_to(user)
         .select_related("product", "clause_version", "firm", "declared_by")
         .prefetch_related(
-            *_clause_prefetches(),
+            *clause,
             Prefetch(
                 "insured_assets",
                 queryset=ApplicationAsset.objects.select_related("asset").order_by(

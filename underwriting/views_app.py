@@ -174,7 +174,12 @@ def _progress(application, steps, current_key: str) -> list[dict]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def application_step(request, pk, key):
-    application = selectors_app.application_for_user(request.user, pk)
+    # Showing a questionnaire needs none of the wording's rating tables; saving one, the cover
+    # step and the review may (the services and the premium estimate read them).
+    questionnaire_only = request.method == "GET" and key not in (STEP_COVER, STEP_REVIEW)
+    application = selectors_app.application_for_user(
+        request.user, pk, rating_tables=not questionnaire_only
+    )
     if not application.is_editable:
         messages.info(request, _("This application was submitted; its answers are shown here."))
         return _detail(application)

@@ -46,8 +46,9 @@ BUDGETS = {
     "dashboard_card": 7,
     "application_list": 8,
     "application_detail": 16,
-    "step_risk": 12,
-    "step_valuation": 12,
+    # A questionnaire step shown (GET) reads its wording's questionnaires, not its rating tables.
+    "step_risk": 8,
+    "step_valuation": 8,
     "product_list": 4,
     "product_detail": 8,
     "policy_list": 9,
