@@ -430,6 +430,9 @@ class DeadlineFilter(admin.SimpleListFilter):
 # --- Forms ------------------------------------------------------------------------------------
 
 
+MONEY_LIMIT = Decimal("1e12")
+
+
 class MoneyField(forms.DecimalField):
     """An amount in CNY typed with or without thousands separators ("150,000")."""
 
@@ -608,7 +611,8 @@ class AssessForm(forms.Form):
             if not part:
                 continue
             value = _dec(part)
-            if value is None or not value.is_finite() or value <= 0:
+            # Beyond what a money field holds (14 digits, 2 decimals) quantize() would raise.
+            if value is None or not value.is_finite() or not 0 < value < MONEY_LIMIT:
                 raise ValidationError(
                     _("“%(value)s” is not a sum insured.") % {"value": part}, code="amount"
                 )

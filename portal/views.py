@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import selectors, services
 from portal.api import error_json
 from portal.choices import AssetKind, Qualification
+from portal.converters import MAX_ID
 from portal.errors import DomainError
 from portal.forms import FirmForm, InvitationForm, IPAssetForm
 from portal.models import Invitation, IPAsset, Membership, Notification, OutboxEmail
@@ -56,8 +57,14 @@ def owner_required(view):
 
 def _safe_next(request, fallback):
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    # Only a path of this site: redirect() would take a bare word such as "0" for a view name
+    # and fail with a server error.
+    if (
+        target
+        and target.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return fallback
@@ -320,7 +327,10 @@ def member_remove(request, pk):
 @login_required
 def firm_switch(request):
     try:
-        firm = services.active_firm_set(request=request, firm_id=int(request.POST.get("firm", 0)))
+        firm_id = int(request.POST.get("firm", 0))
+        if not 0 < firm_id <= MAX_ID:  # beyond a database integer the query itself would fail
+            raise ValueError(firm_id)
+        firm = services.active_firm_set(request=request, firm_id=firm_id)
     except (DomainError, ValueError):
         raise Http404 from None
     messages.success(request, _("You are now working for %(firm)s.") % {"firm": firm})

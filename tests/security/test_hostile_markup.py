@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import zipfile
+from decimal import Decimal
 from types import SimpleNamespace
 from unittest import mock
 
@@ -18,6 +19,7 @@ import pytest
 from django.test import Client
 
 from claims import letters
+from claims import services as claim_services
 from portal.models import IPAsset
 from subsidies import exports
 from subsidies import services as subsidy_services
@@ -238,3 +240,113 @@ def test_the_xlsx_export_keeps_every_value_a_string():
     assert [kind for row, kind in firm_cells if row != "1"][: len(FORMULAS)] == ["inlineStr"] * len(
         FORMULAS
     ) or all(kind in ("str", "inlineStr", "s") for row, kind in firm_cells)
+
+
+# --- Wording typed by staff: special exclusions, objections, claim notes ------------------------
+
+
+def _superuser(email):
+    from underwriting.models import UnderwriterAuthority
+
+    user = staff(email, is_superuser=True)
+    UnderwriterAuthority.objects.create(
+        user=user, max_sum_insured=Decimal("100000000"), max_adjustment_percent=Decimal("50")
+    )
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def test_a_special_exclusion_stays_text_in_the_notice_the_application_and_the_quote_pdf(
+    hostile_firm, applicant_a, client_a
+):
+    from tests.underwriting.test_referral_admin import terms_data
+
+    application = filled_application(hostile_firm, applicant_a, risk={"sales_regions": ["us_ca"]})
+    services.application_submit(application=application, actor=applicant_a, declaration=True)
+    application.refresh_from_db()
+    _admin, client = _superuser("xss-terms@example.test")
+    exclusion = {
+        "title_zh": f"标题{SCRIPT}",
+        "title_en": f"Title {IMG}",
+        "text_zh": PAYLOAD,
+        "text_en": f"Text {SCRIPT} {JS_URL}",
+        "explanation_zh": f"解释{IMG}{TEMPLATE}",
+        "explanation_en": "",
+    }
+    terms = f"/admin/underwriting/application/{application.pk}/terms/"
+    response = client.post(terms, terms_data(application, exclusions=[exclusion]))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    quote = application.quotes.get(status=QuoteStatus.OFFERED)
+    assert quote.special_exclusions[-1]["text"]["zh"] == PAYLOAD
+
+    notice = client_a.get(f"/app/applications/{application.pk}/quotes/{quote.pk}/notice/")
+    assert notice.status_code == 200
+    page = notice.content.decode()
+    assert_inert(page)
+    assert "标题&lt;script&gt;" in page and "解释&quot;&gt;&lt;img src=x" in page
+    detail = client_a.get(f"/app/applications/{application.pk}/").content.decode()
+    assert_inert(detail)
+    assert "标题&lt;script&gt;" in detail
+    assert_inert(client.get(f"/admin/underwriting/quote/{quote.pk}/change/").content.decode())
+    # The PDF prints the wording as typed and carries nothing that could run.
+    assert_pdf_literal(documents.render_quote_pdf(quote), f"标题{SCRIPT}", PAYLOAD)
+
+
+def test_an_objection_stays_text_for_the_officer_the_applicant_and_the_public(
+    policy, applicant_a, client_a
+):
+    office = authority()
+    officer = officer_of(office, "xss-objection@example.test")
+    request = submitted_request(policy, programme(office), applicant_a)
+    subsidy_services.subsidy_approve(request=request, actor=officer)
+    subsidy_services.subsidy_publish(request=request, actor=officer)
+    client = Client()
+    client.force_login(officer)
+    # The public list names the (hostile) firm while the approval is published.
+    public = Client().get("/public/subsidies/")
+    assert public.status_code == 200
+    assert_inert(public.content.decode())
+    page = f"/officer/requests/{request.pk}/"
+    response = client.post(page + "objection/", {"raised_by": f"路人{IMG}", "text": PAYLOAD})
+    assert response.status_code == 302
+    officer_page = client.get(page).content.decode()
+    assert_inert(officer_page)
+    assert "路人&quot;&gt;&lt;img" in officer_page
+    assert_inert(client_a.get(f"/app/subsidies/{request.pk}/").content.decode(), shown=False)
+    assert_inert(client.get("/officer/requests/").content.decode(), shown=False)
+    # Back under review, the request has left the public list.
+    assert_inert(Client().get("/public/subsidies/").content.decode(), shown=False)
+
+
+STAFF_NOTE = f"内部备注{SCRIPT}{TEMPLATE}"
+
+
+def test_claim_notes_and_reasons_stay_text_and_staff_notes_stay_with_staff(
+    policy, applicant_a, client_a
+):
+    claim = notify_claim(policy, applicant_a)
+    _admin, client = _superuser("xss-claims@example.test")
+    admin_page = f"/admin/claims/claim/{claim.pk}/"
+    required = [item["code"] for item in claim_services.outstanding_items(claim)]
+    posted = [
+        ("reserve/", {"amount": "1000", "note": STAFF_NOTE}),
+        ("documents-complete/", {"waived": required, "note": f"齐全{IMG}{TEMPLATE}"}),
+        ("decide/", {"decision": "reject", "reasons": PAYLOAD, "clauses": ["1"]}),
+        ("reopen/", {"reason": f"新事实{SCRIPT}{IMG}{TEMPLATE}"}),
+    ]
+    for action, data in posted:
+        response = client.post(admin_page + action, data)
+        assert response.status_code == 302, (action, response.content.decode()[:3000])
+    claim.refresh_from_db()
+    assert claim.status == "under_assessment"
+    staff_page = client.get(admin_page + "change/").content.decode()
+    assert_inert(staff_page)
+    assert "内部备注&lt;script&gt;" in staff_page and "新事实&lt;script&gt;" in staff_page
+    assert "齐全&quot;&gt;&lt;img src=x" in staff_page
+    assert_inert(client.get("/admin/claims/claim/dashboard/").content.decode(), shown=False)
+    applicant_page = client_a.get(f"/app/claims/{claim.pk}/").content.decode()
+    assert_inert(applicant_page)  # the rejection reasons are the insured's to read
+    # The note on complete documents is on the insured's timeline; the reserve's note is not.
+    assert "齐全&quot;&gt;&lt;img src=x" in applicant_page
+    assert "内部备注" not in applicant_page
