@@ -478,9 +478,8 @@ def _fields_and_values(data, defaults, name):
     return values
 
 
-@pytest.mark.parametrize("name", TARGET_NAMES)
-def test_fuzz_form(name, world, db):
-    persona, page, action = targets(world)[name]
+def _fuzz_form(world, name, persona, page, action):
+    """Reads the form's fields from its page, then posts Hypothesis' values to it."""
     action = action or page
     client = _client_for(world, persona)
     defaults = form_fields(client, page, action)
@@ -492,6 +491,12 @@ def test_fuzz_form(name, world, db):
         _check(_submit(client, action, _fields_and_values(data, defaults, name)), name)
 
     run()
+
+
+@pytest.mark.parametrize("name", TARGET_NAMES)
+def test_fuzz_form(name, world, db):
+    persona, page, action = targets(world)[name]
+    _fuzz_form(world, name, persona, page, action)
 
 
 # --- Forms whose object must first reach a later state ------------------------------------------
@@ -785,17 +790,7 @@ def test_fuzz_staged_form(name, world, db):
         mock.patch("subsidies.tasks.check_eligibility.delay"),
     ):
         persona, page, action = STAGED[name](world)
-    action = action or page
-    client = _client_for(world, persona)
-    defaults = form_fields(client, page, action)
-
-    @fuzz(name)
-    @given(data=st.data())
-    def run(data):
-        EXAMPLES[name] += 1
-        _check(_submit(client, action, _fields_and_values(data, defaults, name)), name)
-
-    run()
+    _fuzz_form(world, name, persona, page, action)
 
 
 @pytest.mark.parametrize("step", ["cover", "risk", "valuation"])
