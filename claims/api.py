@@ -33,7 +33,7 @@ from claims.serializers import (
     ClaimSummarySerializer,
     ClaimWithdrawSerializer,
 )
-from portal.api import idempotent
+from portal.api import attach_upload_error, idempotent
 from portal.api_views import FILE_RESPONSE, ApiAutoSchema, FileDownloadNegotiation, ids_or_404
 from portal.errors import DomainError
 from portal.files import stored_file_response
@@ -42,8 +42,6 @@ TAGS = ["claims"]
 WITHDRAWABLE = {
     state for state, targets in CLAIM_TRANSITIONS.items() if ClaimStatus.WITHDRAWN in targets
 }
-# Refusals of the upload service that concern the chosen checklist item or the claim, not the file.
-UPLOAD_NOT_ABOUT_THE_FILE = {"code", "closed", "forbidden"}
 
 
 def _claims_of(user):
@@ -157,12 +155,7 @@ class ClaimDocumentUploadView(APIView):
                 uploaded_file=serializer.validated_data["file"],
             )
         except DomainError as error:
-            # As on the page: the message belongs to the field it is about.
-            if not getattr(error, "errors", None):
-                if error.code == "code":
-                    error.errors = {"code": error.message}
-                elif error.code not in UPLOAD_NOT_ABOUT_THE_FILE:
-                    error.errors = {"file": error.message}
+            attach_upload_error(error)
             raise
         return Response(
             ClaimDocumentSerializer(document, context={"request": request}).data,

@@ -382,3 +382,17 @@ def api_token_revoke(*, user, token_key: str) -> None:
 
 def token_prefix(token: AuthToken) -> str:
     return token.token_key[:TOKEN_PREFIX_SHOWN]
+
+
+# Refusals of an upload service that concern the chosen checklist item or the case, not the file.
+UPLOAD_NOT_ABOUT_THE_FILE = {"code", "closed", "forbidden"}
+
+
+def attach_upload_error(error) -> None:
+    """As on the pages: an upload refusal's message belongs to the field it is about."""
+    if getattr(error, "errors", None):
+        return
+    if error.code == "code":
+        error.errors = {"code": error.message}
+    elif error.code not in UPLOAD_NOT_ABOUT_THE_FILE:
+        error.errors = {"file": error.message}

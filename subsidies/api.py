@@ -34,7 +34,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api import idempotent
+from portal.api import attach_upload_error, idempotent
 from portal.api_views import FILE_RESPONSE, ApiAutoSchema, FileDownloadNegotiation, ids_or_404
 from portal.errors import DomainError
 from portal.files import stored_file_response
@@ -74,17 +74,6 @@ ZERO = Decimal("0.00")
 WITHDRAWABLE = {
     state for state, targets in REQUEST_TRANSITIONS.items() if RequestStatus.WITHDRAWN in targets
 }
-UPLOAD_NOT_ABOUT_THE_FILE = {"code", "closed", "forbidden"}
-
-
-def _attach_upload_error(error: DomainError) -> None:
-    """As on the page: an upload refusal's message belongs to the field it is about."""
-    if getattr(error, "errors", None):
-        return
-    if error.code == "code":
-        error.errors = {"code": error.message}
-    elif error.code not in UPLOAD_NOT_ABOUT_THE_FILE:
-        error.errors = {"file": error.message}
 
 
 # --- The applicant ----------------------------------------------------------------------------
@@ -211,7 +200,7 @@ class SubsidyDocumentUploadView(APIView):
                 uploaded_file=serializer.validated_data["file"],
             )
         except DomainError as error:
-            _attach_upload_error(error)
+            attach_upload_error(error)
             raise
         return Response(
             SubsidyDocumentSerializer(document, context={"request": request}).data,
