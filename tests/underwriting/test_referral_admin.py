@@ -343,6 +343,21 @@ def test_queue_shows_age_and_rule_hits_and_runs_oldest_first(referred, underwrit
     assert f'<td class="field-rule_hits">{len(referred.rule_results)}</td>' in html
 
 
+def test_queue_rows_link_to_the_change_page_keeping_the_filters(referred, underwriter, client):
+    login(client, underwriter)
+    change = url("application_change", referred.pk)
+    filtered = client.get(
+        url("application_changelist"), {"status__exact": "referred", "age": "lt2"}
+    )
+    html = filtered.content.decode()
+    assert f'<a href="{change}?_changelist_filters=status__exact%3Dreferred%26age%3Dlt2">' in html
+    # Back from the change page, the list opens with the same filters.
+    back = client.get(f"{change}?_changelist_filters=status__exact%3Dreferred%26age%3Dlt2")
+    assert "status__exact=referred" in back.content.decode().replace("&amp;", "&")
+    unfiltered = client.get(url("application_changelist")).content.decode()
+    assert f'<a href="{change}">' in unfiltered
+
+
 def queue_queries(client) -> list[int]:
     counts = []
     for params in (
