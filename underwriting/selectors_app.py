@@ -6,15 +6,24 @@ Another firm's application, quote or policy does not exist for the user: lookups
 403.
 """
 
-from django.db.models import Prefetch
+import pickle
+
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from portal.models import IPAsset, Membership
-from underwriting.choices import DocumentStatus, InstalmentStatus, ProductStatus, QuoteStatus
+from underwriting.choices import (
+    ClauseStatus,
+    DocumentStatus,
+    InstalmentStatus,
+    ProductStatus,
+    QuoteStatus,
+)
 from underwriting.models import (
     Application,
     ApplicationAsset,
     ApplicationEvent,
+    ClauseVersion,
     CoefficientTable,
     Instalment,
     Policy,
@@ -79,6 +88,15 @@ def applications_of_firm(firm):
     )
 
 
+def _rider_factors_prefetch(prefix: str = "clause_version__") -> Prefetch:
+    return Prefetch(
+        f"{prefix}rider_factors",
+        queryset=RiderFactor.objects.filter(rider__status=ProductStatus.PUBLISHED)
+        .select_related("rider")
+        .order_by("rider__code"),
+    )
+
+
 def _clause_prefetches(prefix: str = "clause_version__") -> list:
     return [
         f"{prefix}rating_sections",
@@ -87,26 +105,88 @@ def _clause_prefetches(prefix: str = "clause_version__") -> list:
             f"{prefix}coefficient_tables",
             queryset=CoefficientTable.objects.prefetch_related("options"),
         ),
-        Prefetch(
-            f"{prefix}rider_factors",
-            queryset=RiderFactor.objects.filter(rider__status=ProductStatus.PUBLISHED)
-            .select_related("rider")
-            .order_by("rider__code"),
-        ),
+        _rider_factors_prefetch(prefix),
     ]
 
 
-def application_for_user(user, pk: int, *, rating_tables: bool = True) -> Application:
+# A published wording never changes: the admin shows its sections, tables and questionnaires
+# read-only. So a process reads them once and afterwards hands each request its own copy (a
+# pickle round trip, since a page may annotate what it is given), which costs a fraction of the
+# three to four queries and the model instances they build. Rider factors stay a query: a rider
+# can be withdrawn while the wording stays. Keyed by publication time too, so a test database that
+# reuses an id never meets an earlier wording's rows.
+WORDING_PARTS = ("rating_sections", "questionnaires", "coefficient_tables")
+_WORDING_LOOKUPS = {
+    "rating_sections": "rating_sections",
+    "questionnaires": "questionnaires",
+    "coefficient_tables": Prefetch(
+        "coefficient_tables", queryset=CoefficientTable.objects.prefetch_related("options")
+    ),
+}
+_WORDING_CACHE: dict[tuple, bytes] = {}
+_WORDING_CACHE_SIZE = 256
+
+
+def attach_wording(clause: ClauseVersion, parts: tuple[str, ...] = WORDING_PARTS) -> None:
+    """Gives ``clause`` its prefetched rating sections, questionnaires and coefficient tables
+    (with their options), the parts named, from the process's copy when it is published."""
+    missing = tuple(
+        part for part in parts if part not in getattr(clause, "_prefetched_objects_cache", {})
+    )
+    if not missing:
+        return
+    if clause.status != ClauseStatus.PUBLISHED or clause.published_at is None:
+        prefetch_related_objects([clause], *(_WORDING_LOOKUPS[part] for part in missing))
+        return
+    key = (clause.pk, clause.published_at, missing)
+    blob = _WORDING_CACHE.get(key)
+    if blob is None:
+        prefetch_related_objects([clause], *(_WORDING_LOOKUPS[part] for part in missing))
+        rows = {part: list(getattr(clause, part).all()) for part in missing}
+        _WORDING_CACHE[key] = _pickle_without_parent(rows)
+        if len(_WORDING_CACHE) > _WORDING_CACHE_SIZE:
+            _WORDING_CACHE.pop(next(iter(_WORDING_CACHE)))
+        return
+    prefetched = clause.__dict__.setdefault("_prefetched_objects_cache", {})
+    # The blob was pickled by this process from its own database rows, never from input.
+    for part, items in pickle.loads(blob).items():  # noqa: S301
+        for item in items:
+            item._state.fields_cache["clause_version"] = clause
+        queryset = getattr(clause, part).all()
+        queryset._result_cache = items
+        queryset._prefetch_done = True
+        prefetched[part] = queryset
+
+
+def _pickle_without_parent(rows: dict[str, list]) -> bytes:
+    # Each row caches the wording it belongs to; the copy leaves it out (the next request's
+    # wording is put back) rather than carrying a second wording with all its JSON.
+    parents = []
+    for items in rows.values():
+        for item in items:
+            parents.append((item, item._state.fields_cache.pop("clause_version", None)))
+    try:
+        return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        for item, parent in parents:
+            if parent is not None:
+                item._state.fields_cache["clause_version"] = parent
+
+
+def application_for_user(
+    user, pk: int, *, rating_tables: bool = True, with_policy: bool = False
+) -> Application:
     """One application of the user's firms, with its wording's rating tables and questionnaires
     and its insured rights; 404 for anyone else's. ``rating_tables=False`` leaves out the
-    rating sections, coefficient tables and rider factors (four queries) for a page that only
-    shows a questionnaire."""
-    clause = _clause_prefetches() if rating_tables else ["clause_version__questionnaires"]
-    return get_object_or_404(
+    rating sections, coefficient tables and rider factors for a page that only shows a
+    questionnaire; ``with_policy`` joins its policy, if any (see policy_of_application)."""
+    application = get_object_or_404(
         applications_visible_to(user)
-        .select_related("product", "clause_version", "firm", "declared_by")
+        .select_related(
+            "product", "clause_version", "firm", "declared_by", *(["policy"] if with_policy else [])
+        )
         .prefetch_related(
-            *clause,
+            *([_rider_factors_prefetch()] if rating_tables else []),
             Prefetch(
                 "insured_assets",
                 queryset=ApplicationAsset.objects.select_related("asset").order_by(
@@ -116,11 +196,15 @@ def application_for_user(user, pk: int, *, rating_tables: bool = True) -> Applic
         ),
         pk=pk,
     )
+    attach_wording(
+        application.clause_version, WORDING_PARTS if rating_tables else ("questionnaires",)
+    )
+    return application
 
 
 def application_detail_for_user(user, pk: int) -> Application:
     """The application with everything its detail page shows: timeline, questions, quotes."""
-    application = application_for_user(user, pk)
+    application = application_for_user(user, pk, with_policy=True)
     application.timeline = list(
         ApplicationEvent.objects.filter(application=application)
         .select_related("actor")
@@ -238,7 +322,11 @@ def policy_document_for_user(user, policy_pk: int, document_pk: int) -> PolicyDo
 
 
 def policy_of_application(application: Application) -> Policy | None:
-    return Policy.objects.filter(application=application).first()
+    """The application's policy or None; no query when the application was read with it."""
+    try:
+        return application.policy
+    except Policy.DoesNotExist:
+        return None
 
 
 def riders_by_code(codes) -> dict:
