@@ -19,7 +19,18 @@ class UnderwritingConfig(AppConfig):
     verbose_name = _("Underwriting")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from portal import roles
+        from underwriting.catalogue_cache import catalogue_changed
+
+        # What the catalogue page shows: its rendered list is kept until one of these changes.
+        for model in ("Insurer", "Product", "ProductInsurer"):
+            sender = self.get_model(model)
+            post_save.connect(catalogue_changed, sender=sender, dispatch_uid=f"catalogue-{model}")
+            post_delete.connect(
+                catalogue_changed, sender=sender, dispatch_uid=f"catalogue-{model}-"
+            )
 
         view = [f"underwriting.view_{model}" for model in CATALOGUE_MODELS]
         edit = [

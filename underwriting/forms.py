@@ -2,17 +2,27 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.choices import AssetKind
-from underwriting import selectors
+from underwriting import catalogue_cache, selectors
 from underwriting.choices import FunctionClass, LiabilityClass
-from underwriting.models import ClauseVersion
+from underwriting.models import ClauseVersion, Insurer
 from underwriting.templatetags.catalogue import amount, number
 
 MAX_ITEMS = 10000
 
 
 def _insurer_choices():
+    key = catalogue_cache.insurers_key()
+    rows = catalogue_cache.get(key)
+    if rows is None:
+        rows = [
+            (insurer.code, insurer.name_zh, insurer.name_en)
+            for insurer in selectors.catalogue_insurers()
+        ]
+        catalogue_cache.put(key, rows)
+    # Named in the active language the way the model names itself.
     return [("", _("All insurers"))] + [
-        (insurer.code, insurer.name) for insurer in selectors.catalogue_insurers()
+        (code, Insurer(code=code, name_zh=name_zh, name_en=name_en).name)
+        for code, name_zh, name_en in rows
     ]
 
 

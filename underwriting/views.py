@@ -1,14 +1,17 @@
 """The public product catalogue: list, product pages and the indicative premium calculator."""
 
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.errors import DomainError
-from underwriting import rating, selectors, services
+from underwriting import catalogue_cache, rating, selectors, services
 from underwriting.forms import PremiumForm, ProductFilterForm
 
 PAGE_SIZE = 24
@@ -23,14 +26,22 @@ def _htmx_aware(response):
 @require_GET
 def product_list(request):
     form = ProductFilterForm(request.GET or None)
-    filters = form.filters()
-    products = selectors.published_products(**filters)
-    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
-    template = (
-        "underwriting/_product_results.html" if request.htmx else "underwriting/product_list.html"
-    )
-    context = {"form": form, "page": page, "filtered": any(filters.values())}
-    return _htmx_aware(render(request, template, context))
+    key = catalogue_cache.results_key(request.GET, get_language())
+    results = catalogue_cache.get(key)
+    if results is None:
+        filters = form.filters()
+        products = selectors.published_products(**filters)
+        page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+        results = render_to_string(
+            "underwriting/_product_results.html",
+            {"page": page, "filtered": any(filters.values())},
+            request,
+        )
+        catalogue_cache.put(key, results)
+    if request.htmx:
+        return _htmx_aware(HttpResponse(results))
+    context = {"form": form, "results": mark_safe(results)}  # noqa: S308 - our own rendering
+    return _htmx_aware(render(request, "underwriting/product_list.html", context))
 
 
 def _product_context(product, version, *, form=None, quote=None, error=None) -> dict:

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from underwriting import services
+from underwriting.catalogue_cache import catalogue_changed
 from underwriting.choices import ProductStatus
 from underwriting.models import (
     CoefficientOption,
@@ -261,4 +262,6 @@ def bulk_published_products(count: int, *, insurers: list[Insurer], prefix: str 
     ProductInsurer.objects.bulk_create(
         [ProductInsurer(product=p, insurer=i) for p in products for i in insurers]
     )
+    # bulk_create sends no signals: say what a save would have said.
+    catalogue_changed()
     return products

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
@@ -18,7 +19,8 @@ from tests.underwriting.catalogue_factories import (
     published_product,
     published_rider,
 )
-from underwriting import services
+from underwriting import catalogue_cache, services
+from underwriting.catalogue_cache import catalogue_changed
 from underwriting.choices import FunctionClass, LiabilityClass
 from underwriting.models import ClauseVersion, Product, Rider
 
@@ -158,6 +160,8 @@ def test_list_paginates_24_per_page_and_keeps_filters(client, db):
 
 
 def _list_queries(client, params=None, headers=None) -> int:
+    """The queries of rendering the list (not of serving it from the cache)."""
+    catalogue_changed()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(LIST_URL, params or {}, headers=headers or {})
     assert response.status_code == 200
@@ -185,6 +189,62 @@ def test_list_does_not_query_per_product_on_a_page(client, db):
     one = _list_queries(client)
     bulk_published_products(23, insurers=insurers, prefix="MORE")
     assert _list_queries(client) == one
+
+
+def test_a_second_visit_is_served_from_the_cache_without_a_query(client, catalogue):
+    first = client.get(LIST_URL, {"ip_type": "patent"})
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(LIST_URL, {"ip_type": "patent"})
+        fragment = client.get(LIST_URL, {"ip_type": "patent"}, headers=HTMX)
+    assert len(queries) == 0, [q['sql'][:150] for q in queries]
+    assert codes(again) == codes(first) == ["P-MIX", "P-PAT"]
+    assert codes(fragment) == codes(first)
+    assert "<html" not in fragment.content.decode()
+    # Each language and each filter has its own entry.
+    assert "Product P-PAT" in english(client).get(LIST_URL).content.decode()
+    client.cookies["portal_language"] = "zh-hans"
+    assert "产品P-PAT" in client.get(LIST_URL).content.decode()
+    assert codes(client.get(LIST_URL, {"ip_type": "trademark"})) == ["P-TM"]
+
+
+def test_a_catalogue_change_shows_on_the_next_visit(client, catalogue, actor):
+    assert codes(client.get(LIST_URL)) == ["P-MIX", "P-PAT", "P-TM"]
+    renamed = Product.objects.get(code="P-TM")
+    renamed.name_zh = "改名后的商标产品"
+    renamed.save()
+    assert "改名后的商标产品" in client.get(LIST_URL).content.decode()
+    services.product_withdraw(product=renamed, actor=actor)
+    assert codes(client.get(LIST_URL)) == ["P-MIX", "P-PAT"]
+    assert 'value="PINGAN"' in client.get(LIST_URL).content.decode()
+    published_product(actor=actor, code="P-NEW", insurers=[insurer("CPIC", "太保产险")])
+    body = client.get(LIST_URL).content.decode()
+    assert codes(client.get(LIST_URL)) == ["P-MIX", "P-NEW", "P-PAT"]
+    assert "太保产险" in body
+    catalogue["picc"].name_zh = "人保财险（新名）"
+    catalogue["picc"].save()
+    assert "人保财险（新名）" in client.get(LIST_URL, {"insurer": "PICC"}).content.decode()
+
+
+def test_unusual_query_strings_are_rendered_not_cached(client, catalogue):
+    for params in ({"utm_source": "x"}, {"ip_type": ["patent", "trademark"]}, {"page": "9" * 60}):
+        response = client.get(LIST_URL, params)
+        assert response.status_code == 200
+    assert catalogue_cache.results_key(QueryDict("utm_source=x"), "zh-hans") is None
+    assert catalogue_cache.results_key(QueryDict("ip_type=a&ip_type=b"), "zh-hans") is None
+    assert catalogue_cache.results_key(QueryDict("page=2"), "zh-hans") is not None
+
+
+def test_the_list_is_served_when_the_cache_is_down(client, catalogue, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    from django.core.cache import cache
+
+    for method in ("get", "set", "add", "delete"):
+        monkeypatch.setattr(cache, method, down)
+    response = client.get(LIST_URL)
+    assert response.status_code == 200
+    assert codes(response) == ["P-MIX", "P-PAT", "P-TM"]
 
 
 def test_navigation_links_to_the_catalogue_for_everyone(client, db):
