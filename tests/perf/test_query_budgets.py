@@ -45,10 +45,12 @@ BUDGETS = {
     "dashboard": 9,
     "dashboard_card": 7,
     "application_list": 8,
-    "application_detail": 16,
-    # A questionnaire step shown (GET) reads its wording's questionnaires, not its rating tables.
-    "step_risk": 8,
-    "step_valuation": 8,
+    # The policy comes with the application; a published wording's tables from the process.
+    "application_detail": 11,
+    # A questionnaire step shown (GET) reads no rating tables, and a published wording's
+    # questionnaires come from the process's copy (underwriting.selectors_app.attach_wording).
+    "step_risk": 7,
+    "step_valuation": 7,
     "product_list": 4,
     "product_detail": 8,
     "policy_list": 9,
