@@ -1,4 +1,5 @@
 import hashlib
+import html
 import json
 import re
 from datetime import datetime, timedelta
@@ -8,21 +9,22 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import connections
+from django.db.models import Exists, Func, IntegerField, OuterRef, Subquery
 from django.forms import formset_factory
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_base import HistoryAdmin
+from portal.admin_base import HistoryAdmin, PrerenderedChoicesMixin, nav_sidebar_html
 from portal.choices import AssetKind
 from portal.errors import DomainError
 from portal.models import IPAsset, User
@@ -402,7 +404,42 @@ OPEN_STATUSES = (
     ApplicationStatus.INFO_REQUESTED,
 )
 REFERENCE_RE = re.compile(r"AP\d{4}-(\d+)", re.IGNORECASE)
-QUEUE_DEFERRED = ["frozen_answers", "valuation", "rating", "risk_answers", "cover_inputs"]
+# What the queue's columns read; the rest of a row (snapshots, limits, answers) stays in the DB.
+QUEUE_FIELDS = [
+    "id",
+    "created_at",
+    "status",
+    "status_changed_at",
+    "sum_insured",
+    "firm",
+    "firm__name_zh",
+    "firm__name_en",
+    "product",
+    "product__code",
+    "assigned_to",
+    "assigned_to__full_name",
+    "assigned_to__email",
+]
+
+
+class RuleHitCount(Func):
+    """How many hits ``rule_results`` lists, counted by the database (0 unless a JSON list), so
+    the queue does not fetch and decode each row's rule results to show a number."""
+
+    output_field = IntegerField()
+    vendors = ("postgresql", "sqlite")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"CASE WHEN jsonb_typeof({sql}) = 'array' THEN jsonb_array_length({sql}) ELSE 0 END",
+            (*params, *params),
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(json_array_length({sql}), 0)", params
+
 
 DIMENSION_LABELS = {
     "legal": _("Legal"),
@@ -588,10 +625,41 @@ def _deductible_label(version, code: str) -> str:
     return code
 
 
+def _cell(value, empty, plain_ints: bool) -> str:
+    """A changelist value as display_for_value() shows it and format_html() escapes it; the
+    queue's strings and counts take a short path (``plain_ints``: no thousands separator)."""
+    if type(value) is str:
+        value = value.strip()
+        return html.escape(value) if value else empty
+    if plain_ints and type(value) is int:
+        return str(value)
+    return conditional_escape(display_for_value(value, empty))
+
+
 # --- Filters ------------------------------------------------------------------------------------
 
+QUEUE_FILTER_TEMPLATE = "admin/underwriting/application/filter.html"
 
-class AssignedFilter(admin.SimpleListFilter):
+
+class StatusFilter(PrerenderedChoicesMixin, admin.ChoicesFieldListFilter):
+    template = QUEUE_FILTER_TEMPLATE
+
+
+class ProductFilter(PrerenderedChoicesMixin, admin.RelatedFieldListFilter):
+    template = QUEUE_FILTER_TEMPLATE
+
+    def field_choices(self, field, request, model_admin):
+        # As Django's field.get_choices(), loading only the names: a product's summaries and
+        # settings were most of the filter's cost.
+        products = Product._default_manager.only("pk", "name_zh", "name_en")
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            products = products.order_by(*ordering)
+        return [(product.pk, str(product)) for product in products]
+
+
+class AssignedFilter(PrerenderedChoicesMixin, admin.SimpleListFilter):
+    template = QUEUE_FILTER_TEMPLATE
     title = _("underwriter")
     parameter_name = "assigned"
 
@@ -612,8 +680,10 @@ class AssignedFilter(admin.SimpleListFilter):
         return choices
 
 
-class AgeFilter(admin.SimpleListFilter):
+class AgeFilter(PrerenderedChoicesMixin, admin.SimpleListFilter):
     """Whole days in the current status, as the queue's age column shows them."""
+
+    template = QUEUE_FILTER_TEMPLATE
 
     title = _("age in the current status")
     parameter_name = "age"
@@ -796,7 +866,7 @@ class ApplicationAdmin(HistoryAdmin):
         "rule_hits",
     ]
     list_display_links = ["reference"]
-    list_filter = ["status", "product", AssignedFilter, AgeFilter]
+    list_filter = [("status", StatusFilter), ("product", ProductFilter), AssignedFilter, AgeFilter]
     list_select_related = ["firm", "product", "assigned_to"]
     # "N of 50,000 in total" would count every application ever made on each page view.
     show_full_result_count = False
@@ -879,11 +949,22 @@ class ApplicationAdmin(HistoryAdmin):
         queryset = super().get_queryset(request)
         match = request.resolver_match
         if match and match.url_name == "underwriting_application_changelist":
-            # The queue shows none of the snapshots (kilobytes a row) nor the clause version.
-            return queryset.select_related("firm", "product", "assigned_to").defer(*QUEUE_DEFERRED)
+            queryset = queryset.select_related("firm", "product", "assigned_to")
+            if connections[queryset.db].vendor in RuleHitCount.vendors:
+                return queryset.only(*QUEUE_FIELDS).annotate(
+                    queue_rule_hits=RuleHitCount("rule_results")
+                )
+            return queryset.only(*QUEUE_FIELDS, "rule_results")
         return queryset.select_related(
             "firm", "product", "clause_version__product", "assigned_to", "declared_by"
         )
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and context.get("is_nav_sidebar_enabled") and "available_apps" in context:
+            context["nav_sidebar_html"] = nav_sidebar_html(request, context["available_apps"])
+        return response
 
     def get_ordering(self, request):
         if request.GET.get("status__exact") in OPEN_STATUSES:
@@ -922,8 +1003,41 @@ class ApplicationAdmin(HistoryAdmin):
 
     @admin.display(description=_("rule hits"))
     def rule_hits(self, obj):
-        # From the JSON list on the row: no query.
-        return len(obj.rule_results or ())
+        # Counted by the queue's query where the database can (see get_queryset).
+        hits = getattr(obj, "queue_rule_hits", None)
+        return len(obj.rule_results or ()) if hits is None else hits
+
+    def result_rows(self, changelist) -> list[str] | None:
+        """The queue's rows as Django's items_for_result() renders them (cells, classes, link,
+        escaping, empty value), one f-string a row; None leaves any other column set to Django."""
+        if (
+            changelist.list_display != self.list_display
+            or changelist.list_display_links != self.list_display_links
+        ):
+            return None
+        empty = self.get_empty_value_display()
+        plain = not settings.USE_THOUSAND_SEPARATOR
+        statuses = {
+            value: html.escape(str(label))
+            for value, label in Application._meta.get_field("status").flatchoices
+        }
+        link = changelist.url_for_result
+        rows = []
+        for obj in changelist.result_list:
+            rows.append(
+                f'<th class="field-reference"><a href="{html.escape(link(obj))}">'
+                f"{_cell(self.reference(obj), empty, plain)}</a></th>"
+                f'<td class="field-firm_name">{_cell(self.firm_name(obj), empty, plain)}</td>'
+                f'<td class="field-product_code">{_cell(self.product_code(obj), empty, plain)}</td>'
+                f'<td class="field-status">{statuses.get(obj.status, empty)}</td>'
+                f'<td class="field-sum_insured_display">'
+                f"{_cell(self.sum_insured_display(obj), empty, plain)}</td>"
+                f'<td class="field-age">{_cell(self.age(obj), empty, plain)}</td>'
+                f'<td class="field-assigned_name">'
+                f"{_cell(self.assigned_name(obj), empty, plain)}</td>"
+                f'<td class="field-rule_hits">{_cell(self.rule_hits(obj), empty, plain)}</td>'
+            )
+        return rows
 
     # -- the change page --
 

@@ -402,6 +402,85 @@ def test_queue_costs_the_same_queries_for_10_and_1000_rows(referred, underwriter
     assert max(with_1000) <= 15, with_1000
 
 
+def queue_page(client, params):
+    response = client.get(url("application_changelist"), params)
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status__exact": "referred"},
+        {"status__exact": "referred", "age": "lt2", "assigned": "none"},
+        {"q": '<b>Tom & "Jerry"</b>', "o": "-2.5"},
+        {"product__id__exact": "0", "_facets": "1"},
+    ],
+)
+def test_queue_rows_and_filters_are_the_markup_django_renders(
+    referred, underwriter, client, params
+):
+    """The queue prints its rows and filter choices on a short path (result_rows, filter.html);
+    both must give Django's own markup: cells, classes, links, escaping, the empty value."""
+    from django.contrib.admin.templatetags.admin_list import admin_list_filter, result_list
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    referred.firm.name_zh = referred.firm.name_en = '<b>Tom & "Jerry"</b>'
+    referred.firm.save()
+    Application.objects.create(
+        firm=referred.firm,
+        product=referred.product,
+        clause_version=referred.clause_version,
+        created_by=referred.created_by,
+        status=ApplicationStatus.REFERRED,
+        assigned_to=underwriter,
+        rule_results=[],
+    )
+    login(client, underwriter)
+    response = queue_page(client, params)
+    cl = response.context["cl"]
+    html = response.content.decode()
+    with translation.override("en"):
+        ours = cl.result_list_html()
+        assert ours == render_to_string("admin/change_list_results.html", result_list(cl))
+        assert ours in html
+        for spec in cl.filter_specs:
+            django_markup = render_to_string(
+                "admin/filter.html",
+                {"title": spec.title, "choices": list(spec.choices(cl)), "spec": spec},
+            )
+            assert admin_list_filter(cl, spec) == django_markup, spec.title
+    if len(params) < 2:
+        assert "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in ours
+        assert '<td class="field-rule_hits">0</td>' in ours
+
+
+def test_queue_sidebar_is_each_users_own(referred, underwriter, claims_handler, client):
+    """The nav sidebar is rendered once per distinct set of links and language: a user who may
+    see other models, or reads another language, never gets someone else's."""
+    from django.template.loader import render_to_string
+
+    pages = {}
+    for user in (underwriter, claims_handler, underwriter):
+        login(client, user)
+        response = queue_page(client, {"status__exact": "referred"})
+        context = response.context
+        expected = render_to_string(
+            "admin/nav_sidebar.html",
+            {"available_apps": context["available_apps"], "request": response.wsgi_request},
+        )
+        assert context["nav_sidebar_html"] == expected
+        assert expected in response.content.decode()
+        pages.setdefault(user.pk, expected)
+        assert pages[user.pk] == expected
+    assert pages[underwriter.pk] != pages[claims_handler.pk]
+    client.cookies["portal_language"] = "zh-hans"
+    chinese = queue_page(client, {}).context["nav_sidebar_html"]
+    assert chinese != pages[underwriter.pk]
+
+
 # --- The change page ----------------------------------------------------------------------------
 
 
