@@ -6,6 +6,7 @@ the services decide what is valid, and their refusals reach the client through
 (``claim_detail_for_user`` for the detail), so they cost no further queries.
 """
 
+import functools
 from decimal import Decimal
 
 from django.urls import reverse
@@ -24,6 +25,8 @@ from claims.choices import (
     LetterStatus,
 )
 from claims.forms import item_label, right_label
+from claims.models import Claim
+from portal.api import choice_labels, row_date, row_datetime, row_decimal, row_label
 from portal.api_views import MAX_ID
 from portal.models import Membership
 from underwriting.models import Policy, pick_language
@@ -242,6 +245,34 @@ class ClaimSummarySerializer(serializers.Serializer):
     def get_url(self, claim) -> str:
         return _absolute(self.context, reverse("api:claim-detail", kwargs={"pk": claim.pk}))
 
+    @functools.cached_property
+    def _status_labels(self) -> dict:
+        # The child of a list serializer is one instance for every row: once per list.
+        return choice_labels(Claim, "status")
+
+    def to_representation(self, claim):
+        """The fields above, written out (see portal/api.py, "List rows")."""
+        return {
+            "id": claim.id,
+            "number": claim.number,
+            "status": claim.status,
+            "status_label": row_label(self._status_labels, claim.status),
+            "policy": claim.policy_id,
+            "policy_number": claim.policy.number,
+            "incident_date": row_date(claim.incident_date),
+            "amount_claimed": row_decimal(claim.amount_claimed, **MONEY),
+            "notified_at": row_datetime(claim.notified_at),
+            "next_deadline_on": row_date(claim.next_deadline_on),
+            "next_deadline_kind": claim.next_deadline_kind,
+            "missing_count": self.get_missing_count(claim),
+            "url": f"{self._list_url}{claim.pk}/",
+        }
+
+    @functools.cached_property
+    def _list_url(self) -> str:
+        # A claim's URL is the list's plus its id (claims/api.py): one reverse() for the list.
+        return _absolute(self.context, reverse("api:claim-list"))
+
 
 class ClaimFactsSerializer(serializers.Serializer):
     incident_date = serializers.DateField()
@@ -297,6 +328,9 @@ class ClaimDetailSerializer(ClaimSummarySerializer):
     timeline = ClaimEventSerializer(many=True, source="public_events")
     documents = ClaimDocumentSerializer(many=True, source="documents.all")
     letters = serializers.SerializerMethodField(help_text=gettext_lazy("Letters that are ready."))
+
+    # One claim, mostly nested: DRF's own field by field walk.
+    to_representation = serializers.Serializer.to_representation
 
     def get_accepts_documents(self, claim) -> bool:
         return claim.status in CLAIM_ACCEPTS_DOCUMENTS

@@ -151,6 +151,54 @@ def error_json(request, status_code: int):
     )
 
 
+# --- List rows --------------------------------------------------------------------------------
+# The applicant's lists write their rows out by hand (``ApplicationSerializer``,
+# ``PolicySerializer``, ``ClaimSummarySerializer``): DRF binds and walks every field for every row,
+# which cost as much as the rest of the request. The values go through one instance of the field
+# DRF would use, so they are formatted exactly alike; tests/api/test_list_rows.py compares.
+
+_DATETIME = serializers.DateTimeField()
+_DATE = serializers.DateField()
+_DECIMALS: dict[tuple[int, int], serializers.DecimalField] = {}
+
+
+def row_datetime(value):
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def row_date(value):
+    return None if value is None else _DATE.to_representation(value)
+
+
+def row_decimal(value, max_digits: int, decimal_places: int):
+    if value is None:
+        return None
+    field = _DECIMALS.get((max_digits, decimal_places))
+    if field is None:
+        field = _DECIMALS.setdefault(
+            (max_digits, decimal_places),
+            serializers.DecimalField(max_digits=max_digits, decimal_places=decimal_places),
+        )
+    return field.to_representation(value)
+
+
+def row_strings(values):
+    """A ``ListField(child=CharField())``."""
+    if values is None:
+        return None
+    return [None if value is None else str(value) for value in values]
+
+
+def choice_labels(model, field_name: str) -> dict:
+    """What ``get_<field>_display()`` returns for each value, in the active language."""
+    return {value: str(label) for value, label in model._meta.get_field(field_name).flatchoices}
+
+
+def row_label(labels: dict, value):
+    label = labels.get(value, value)
+    return None if label is None else str(label)
+
+
 # --- Pagination -------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ the pages:
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
@@ -103,6 +103,14 @@ def _query(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _filters(serializer_class, request) -> dict:
+    """A list's filters: every one optional and without a default, so no query parameters
+    means no filters, without building the serializer."""
+    if not request.query_params:
+        return {}
+    return _query(serializer_class, request)
 
 
 def _ordered(queryset, ordering: str | None, fields: dict, default: str):
@@ -340,14 +348,33 @@ class AssetListView(generics.ListCreateAPIView):
 # --- Applications -----------------------------------------------------------------------------
 
 
-def _live_quotes():
-    return Prefetch(
-        "quotes",
-        queryset=Quote.objects.filter(status__in=selectors_app.LIVE_QUOTE_STATUSES)
-        .defer(*selectors_app.QUOTE_SNAPSHOTS)
-        .order_by("-created_at", "-id"),
-        to_attr="live_quotes",
-    )
+# The offered or accepted quote's id, newest first, read in the list's own query. Built once:
+# annotate() resolves a copy of it for each queryset.
+_LIVE_QUOTE_PK = Subquery(
+    Quote.objects.filter(application=OuterRef("pk"), status__in=selectors_app.LIVE_QUOTE_STATUSES)
+    .order_by("-created_at", "-id")
+    .values("pk")[:1]
+)
+
+
+# What ApplicationSerializer shows: the rest of the row (answers, limits, steps ...) stays unread.
+_APPLICATION_LIST_FIELDS = (
+    "id",
+    "firm",
+    "product",
+    "status",
+    "sum_insured",
+    "rider_codes",
+    "wished_start",
+    "submitted_at",
+    "created_at",
+    "updated_at",
+    "firm__name_zh",
+    "firm__name_en",
+    "product__code",
+    "product__name_zh",
+    "product__name_en",
+)
 
 
 def _application_detail(request, pk: int):
@@ -368,12 +395,12 @@ class ApplicationListView(generics.ListCreateAPIView):
     serializer_class = s.ApplicationSerializer
 
     def get_queryset(self):
-        filters = _query(s.ApplicationFilterSerializer, self.request)
+        filters = _filters(s.ApplicationFilterSerializer, self.request)
         applications = (
             selectors_app.applications_visible_to(self.request.user)
             .select_related("product", "firm")
-            .prefetch_related(_live_quotes())
-            .defer(*selectors_app.APPLICATION_SNAPSHOTS)
+            .only(*_APPLICATION_LIST_FIELDS)
+            .annotate(live_quote_pk=_LIVE_QUOTE_PK)
         )
         if filters.get("status"):
             applications = applications.filter(status=filters["status"])
@@ -839,6 +866,27 @@ def _policies_visible_to(user):
     )
 
 
+# What PolicySerializer shows.
+_POLICY_LIST_FIELDS = (
+    "id",
+    "number",
+    "status",
+    "firm",
+    "product",
+    "start_date",
+    "end_date",
+    "premium",
+    "sum_insured",
+    "remaining_sum_insured",
+    "created_at",
+    "firm__name_zh",
+    "firm__name_en",
+    "product__code",
+    "product__name_zh",
+    "product__name_en",
+)
+
+
 @extend_schema_view(
     get=extend_schema(
         tags=["policies"],
@@ -852,10 +900,12 @@ class PolicyListView(generics.ListAPIView):
     serializer_class = s.PolicySerializer
 
     def get_queryset(self):
-        filters = _query(s.PolicyFilterSerializer, self.request)
-        # The list shows no terms: their snapshot is kilobytes of JSON a row.
+        filters = _filters(s.PolicyFilterSerializer, self.request)
+        # The list shows no terms (kilobytes of JSON a row), nor most of the product and firm.
         policies = (
-            _policies_visible_to(self.request.user).select_related("product", "firm").defer("terms")
+            _policies_visible_to(self.request.user)
+            .select_related("product", "firm")
+            .only(*_POLICY_LIST_FIELDS)
         )
         if filters.get("status"):
             policies = policies.filter(status=filters["status"])

@@ -5,6 +5,7 @@ Every body is described here so that the OpenAPI schema documents it. Texts of t
 names also come in the request's language (``name``). Money and rates are decimal strings.
 """
 
+import functools
 from decimal import Decimal
 
 from django.utils import timezone
@@ -13,6 +14,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api import (
+    choice_labels,
+    row_date,
+    row_datetime,
+    row_decimal,
+    row_label,
+    row_strings,
+)
 from portal.choices import AssetKind, LegalStatus
 from portal.forms import ASSET_FIELDS, IPAssetForm
 from portal.models import Firm, IPAsset, Membership
@@ -548,6 +557,8 @@ class ApplicationSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_live_quote(self, application):
         """The offered or accepted quote, if any."""
+        if hasattr(application, "live_quote_pk"):  # annotated by the list's queryset
+            return application.live_quote_pk
         quotes = getattr(application, "live_quotes", None)
         if quotes is None:
             quotes = [
@@ -556,6 +567,31 @@ class ApplicationSerializer(serializers.ModelSerializer):
                 if q.status in (QuoteStatus.OFFERED, QuoteStatus.ACCEPTED)
             ]
         return quotes[0].pk if quotes else None
+
+    @functools.cached_property
+    def _status_labels(self) -> dict:
+        # The child of a list serializer is one instance for every row: once per list.
+        return choice_labels(Application, "status")
+
+    def to_representation(self, application):
+        """The fields above, written out (see portal/api.py, "List rows")."""
+        return {
+            "id": application.id,
+            "reference": application.reference,
+            "firm": application.firm_id,
+            "firm_name": application.firm.name,
+            "product": application.product.code,
+            "product_name": application.product.name,
+            "status": application.status,
+            "status_label": row_label(self._status_labels, application.status),
+            "sum_insured": row_decimal(application.sum_insured, 16, 2),
+            "riders": row_strings(application.rider_codes),
+            "wished_start": row_date(application.wished_start),
+            "live_quote": self.get_live_quote(application),
+            "submitted_at": row_datetime(application.submitted_at),
+            "created_at": row_datetime(application.created_at),
+            "updated_at": row_datetime(application.updated_at),
+        }
 
 
 class StepSerializer(serializers.Serializer):
@@ -648,6 +684,9 @@ class ApplicationDetailSerializer(ApplicationSerializer):
             "quotes",
             "policy",
         ]
+
+    # One application, mostly nested: DRF's own field by field walk.
+    to_representation = serializers.ModelSerializer.to_representation
 
     @extend_schema_field(StepSerializer(many=True))
     def get_steps(self, application):
@@ -990,8 +1029,8 @@ class PolicySerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    @extend_schema_field(InstalmentSerializer(allow_null=True))
-    def get_next_due(self, policy):
+    @staticmethod
+    def _next_due(policy):
         due = getattr(policy, "due_instalments", None)
         if due is None:
             due = list(policy.instalments.filter(status="due").order_by("sequence")[:1])
@@ -1000,15 +1039,68 @@ class PolicySerializer(serializers.ModelSerializer):
             PolicyStatus.ISSUED,
             PolicyStatus.IN_FORCE,
         )
-        return InstalmentSerializer(due[0]).data if due and payable else None
+        return due[0] if due and payable else None
+
+    @staticmethod
+    def _document(policy):
+        documents = getattr(policy, "current_documents", None)
+        if documents is None:
+            documents = list(policy.documents.filter(is_current=True))
+        return documents[0] if documents else None
+
+    @extend_schema_field(InstalmentSerializer(allow_null=True))
+    def get_next_due(self, policy):
+        instalment = self._next_due(policy)
+        return None if instalment is None else InstalmentSerializer(instalment).data
 
     @extend_schema_field(PolicyDocumentSerializer(allow_null=True))
     def get_document(self, policy):
         """The current document; download it from document/ once its status is ready."""
-        documents = getattr(policy, "current_documents", None)
-        if documents is None:
-            documents = list(policy.documents.filter(is_current=True))
-        return PolicyDocumentSerializer(documents[0]).data if documents else None
+        document = self._document(policy)
+        return None if document is None else PolicyDocumentSerializer(document).data
+
+    @functools.cached_property
+    def _status_labels(self) -> dict:
+        # The child of a list serializer is one instance for every row: once per list.
+        return choice_labels(Policy, "status")
+
+    def to_representation(self, policy):
+        """The fields above, written out (see portal/api.py, "List rows")."""
+        instalment = self._next_due(policy)
+        document = self._document(policy)
+        return {
+            "id": policy.id,
+            "number": policy.number,
+            "status": policy.status,
+            "status_label": row_label(self._status_labels, policy.status),
+            "product": policy.product.code,
+            "product_name": policy.product.name,
+            "firm": policy.firm_id,
+            "firm_name": policy.firm.name,
+            "start_date": row_date(policy.start_date),
+            "end_date": row_date(policy.end_date),
+            "premium": row_decimal(policy.premium, 16, 2),
+            "sum_insured": row_decimal(policy.sum_insured, 16, 2),
+            "remaining_sum_insured": row_decimal(policy.remaining_sum_insured, 16, 2),
+            "next_due": None
+            if instalment is None
+            else {
+                "sequence": instalment.sequence,
+                "due_date": row_date(instalment.due_date),
+                "amount": row_decimal(instalment.amount, 16, 2),
+                "status": instalment.status,
+                "paid_at": row_datetime(instalment.paid_at),
+            },
+            "document": None
+            if document is None
+            else {
+                "version": document.version,
+                "status": document.status,
+                "sha256": document.sha256,
+                "ready_at": row_datetime(document.ready_at),
+            },
+            "created_at": row_datetime(policy.created_at),
+        }
 
 
 class PolicyDetailSerializer(PolicySerializer):
@@ -1042,6 +1134,9 @@ class PolicyDetailSerializer(PolicySerializer):
             "payments",
             "acknowledgement",
         ]
+
+    # One policy, mostly nested: DRF's own field by field walk.
+    to_representation = serializers.ModelSerializer.to_representation
 
     @extend_schema_field(PaymentSerializer(many=True))
     def get_payments(self, policy):

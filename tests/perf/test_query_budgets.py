@@ -61,7 +61,8 @@ BUDGETS = {
     "admin_referral_queue": 9,
     "admin_claims_changelist": 11,
     "admin_claims_dashboard": 7,
-    "api_applications": 7,
+    # The live quote is a subquery of the page query, not a prefetch.
+    "api_applications": 6,
     "api_policies": 8,
     "api_claims": 8,
     "api_officer_requests": 8,
