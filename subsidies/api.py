@@ -380,12 +380,7 @@ class OfficerQueueView(generics.ListAPIView):
         query = OfficerQueueQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
-        # Only the policy's number and product are listed, not its terms snapshot (kilobytes).
-        queryset = (
-            SubsidyRequest.objects.filter(authority=_authority(self.request))
-            .select_related("programme", "firm", "policy__product")
-            .defer("policy__terms")
-        )
+        queryset = selectors.officer_request_list(_authority(self.request))
         state = wanted.get("status") or ""
         if state == ALL_STATUSES:
             pass

@@ -88,6 +88,63 @@ def programme_by_code(code: str) -> Programme:
     return get_object_or_404(Programme.objects.select_related("authority"), code=code)
 
 
+# The columns of the officer's queue page; its API list reads a few more (officer_request_list).
+# Neither reads the eligibility results or the programme's and firm's JSON rules: decoding them
+# for every row cost more than the rest of the row.
+OFFICER_QUEUE_COLUMNS = (
+    "pk",
+    "number",
+    "status",
+    "premium_paid",
+    "expected_amount",
+    "eligibility_outcome",
+    "submitted_at",
+    "firm__name_zh",
+    "firm__name_en",
+    "firm__uscc",
+    "programme__name_zh",
+    "programme__name_en",
+)
+
+
+def officer_queue_rows(queryset):
+    """The queue page's rows (already scoped and filtered by the caller) as dicts."""
+    return queryset.values(*OFFICER_QUEUE_COLUMNS)
+
+
+def officer_request_list(authority):
+    """The authority's requests for the officers' API list, with the columns its rows show
+    (``OfficerRequestSummarySerializer``) and nothing else."""
+    return (
+        SubsidyRequest.objects.filter(authority=authority)
+        .select_related("programme", "firm", "policy__product")
+        .only(
+            "id",
+            "number",
+            "status",
+            "year",
+            "premium_paid",
+            "expected_amount",
+            "approved_amount",
+            "eligibility_outcome",
+            "submitted_at",
+            "batch_id",
+            "programme__code",
+            "firm__name_zh",
+            "firm__name_en",
+            "firm__uscc",
+            "firm__region_code",
+            "policy__number",
+            "policy__product__code",
+        )
+    )
+
+
+def officer_queue_programmes(authority):
+    """The authority's programmes for the queue's filter: what the choice shows."""
+    return Programme.objects.filter(authority=authority).only("id", "code", "name_zh", "name_en")
+
+
 def requests_of_policy(policy):
     """The requests on one policy (already scoped by the caller), newest first."""
     return (

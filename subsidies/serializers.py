@@ -5,6 +5,7 @@ Input serializers check shapes only; the services decide, and their refusals (a 
 a status) reach the client with their code through ``portal.api.exception_handler``.
 """
 
+import functools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,11 +16,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api import choice_labels, row_datetime, row_decimal, row_label
 from portal.models import Membership
 from subsidies import services
 from subsidies.choices import BatchStatus, EligibilityOutcome, RequestStatus
 from subsidies.forms import document_label
-from subsidies.models import Programme
+from subsidies.models import Programme, SubsidyRequest
 from subsidies.presentation import eligibility_text
 from underwriting.models import Policy, pick_language
 
@@ -340,6 +342,48 @@ class OfficerRequestSummarySerializer(serializers.Serializer):
         url = reverse("api:officer-request-detail", kwargs={"pk": subsidy.pk})
         return _absolute(self.context, url)
 
+    # The child of a list serializer is one instance for every row: these run once per list.
+    @functools.cached_property
+    def _status_labels(self) -> dict:
+        return choice_labels(SubsidyRequest, "status")
+
+    @functools.cached_property
+    def _url_pattern(self) -> tuple[str, str]:
+        # A placeholder id that no other part of the address can contain.
+        placeholder = str(MAX_ID)
+        url = reverse("api:officer-request-detail", kwargs={"pk": placeholder})
+        return _absolute(self.context, url), placeholder
+
+    def to_representation(self, subsidy):
+        """The fields above, written out (see portal/api.py, "List rows"); the list reads only
+        these columns (``selectors.officer_request_list``)."""
+        firm, policy = subsidy.firm, subsidy.policy
+        url, placeholder = self._url_pattern
+        return {
+            "id": subsidy.id,
+            "number": subsidy.number,
+            "status": subsidy.status,
+            "status_label": row_label(self._status_labels, subsidy.status),
+            "programme": subsidy.programme.code,
+            "firm": {
+                "id": firm.id,
+                "name": firm.name,
+                "uscc": firm.uscc,
+                "region_code": firm.region_code,
+            },
+            "policy": subsidy.policy_id,
+            "policy_number": policy.number,
+            "product": policy.product.code,
+            "year": subsidy.year,
+            "premium_paid": row_decimal(subsidy.premium_paid, **MONEY),
+            "expected_amount": row_decimal(subsidy.expected_amount, **MONEY),
+            "approved_amount": row_decimal(subsidy.approved_amount, **MONEY),
+            "eligibility_outcome": subsidy.eligibility_outcome,
+            "submitted_at": row_datetime(subsidy.submitted_at),
+            "batch": subsidy.batch_id,
+            "url": url.replace(placeholder, str(subsidy.pk)),
+        }
+
 
 class LimitSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -376,6 +420,9 @@ class ObjectionSerializer(serializers.Serializer):
 class OfficerRequestDetailSerializer(OfficerRequestSummarySerializer):
     """The officer's request page. The view passes ``breakdown`` and ``actions`` in the
     context (``officer_views._breakdown`` / ``_allowed_actions``)."""
+
+    # One request, mostly nested: DRF's own field by field walk.
+    to_representation = serializers.Serializer.to_representation
 
     qualifications = serializers.ListField(
         source="firm.qualifications", child=serializers.CharField()

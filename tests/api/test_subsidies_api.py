@@ -288,6 +288,59 @@ def test_the_queue_filters_and_costs_the_same_queries(queued, api_x, catalogue, 
     assert ordered == list(reversed(numbers(api_x)))
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_queue_rows_are_what_drf_would_write(queued, api_x, officer_x, language):
+    """The list's rows are written out by hand (OfficerRequestSummarySerializer.to_representation)
+    from the few columns the list reads: the same JSON as DRF's field by field walk."""
+    from django.utils import translation
+    from rest_framework import serializers as drf
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from subsidies.serializers import OfficerRequestSummarySerializer
+
+    batch = DisbursementBatch.objects.create(
+        authority=queued.authority, number="PD-TEST-1", created_by=officer_x
+    )
+    SubsidyRequest.objects.filter(pk=queued.pk).update(
+        status=RequestStatus.PUBLICISED, approved_amount=D("1234.50"), batch=batch
+    )
+    SubsidyRequest.objects.bulk_create(
+        [
+            SubsidyRequest(
+                number="SUB-NULLS-1",
+                programme=programme(queued.authority, code="nulls"),
+                authority=queued.authority,
+                policy=queued.policy,
+                firm=queued.firm,
+                year=queued.year,
+                status=RequestStatus.DRAFT,
+                premium_paid=D("1000.00"),
+                rate=D("50"),
+                expected_amount=D("0.05"),
+                created_by=queued.created_by,
+            )
+        ]
+    )
+    response = api_x.get(QUEUE, {"status": "all"}, HTTP_ACCEPT_LANGUAGE=language)
+    rows = response.json()["results"]
+    assert [row["number"] for row in rows] == [queued.number, "SUB-NULLS-1"]
+    assert rows[1]["submitted_at"] is None and rows[1]["approved_amount"] is None
+    assert rows[0]["batch"] == batch.pk and rows[0]["approved_amount"] == "1234.50"
+    serializer = OfficerRequestSummarySerializer(
+        context={"request": Request(APIRequestFactory().get(QUEUE))}
+    )
+    with translation.override(language):
+        expected = [
+            drf.Serializer.to_representation(serializer, subsidy)
+            for subsidy in SubsidyRequest.objects.filter(number__in=[r["number"] for r in rows])
+            .select_related("programme", "firm", "policy__product")
+            .order_by("number")
+        ]
+    assert sorted(rows, key=lambda row: row["number"]) == expected
+    assert rows[0]["status_label"] == ("Published for objections" if language == "en" else "公示中")
+
+
 def test_approving_a_lowered_amount_and_never_above_the_caps(queued, api_x):
     detail = api_x.get(officer_url(queued))
     assert detail.status_code == 200, detail.content

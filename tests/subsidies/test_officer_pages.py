@@ -88,7 +88,7 @@ def test_the_queue_shows_the_authoritys_requests_with_filters(officer, queued):
 
     def numbers(**query):
         found = officer.get(reverse("officer:queue"), query)
-        return [row.number for row in found.context["page"].object_list]
+        return [row["number"] for row in found.context["page"].object_list]
 
     assert numbers(q=queued.number) == [queued.number]
     assert numbers(q=queued.firm.uscc) == [queued.number]
@@ -471,3 +471,86 @@ def test_a_queue_of_ten_thousand_pages_in_the_same_queries(
     assert len(response.context["page"].object_list) == 25
     assert response.context["page"].paginator.count == 10_000
     assert len(many) == len(few)
+
+
+# --- The queue's rows and filters, written out in Python ----------------------------------------
+
+
+def _one_of_each(authority, policy, user) -> list[SubsidyRequest]:
+    """A request in every status and with every eligibility result (one programme each)."""
+    statuses = list(RequestStatus.values)
+    outcomes = ["", "pass", "fail", "warn"]
+    now = timezone.now()
+    firm = policy.firm
+    firm.name_zh, firm.name_en = "<b>甲&\"公司'</b>", "<i>Firm A & Co</i>"
+    firm.save(update_fields=["name_zh", "name_en"])
+    return SubsidyRequest.objects.bulk_create(
+        SubsidyRequest(
+            number=f"SUB-EACH-{index:02d}",
+            programme=programme(authority, code=f"each-{index}"),
+            authority=authority,
+            policy=policy,
+            firm=firm,
+            year=now.year,
+            status=status,
+            premium_paid=D("1234567.50"),
+            rate=D("50"),
+            expected_amount=D("617283.75"),
+            eligibility_outcome=outcomes[index % len(outcomes)],
+            created_by=user,
+            submitted_at=None if index == 0 else now - timedelta(minutes=index),
+        )
+        for index, status in enumerate(statuses)
+    )
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_queue_rows_show_what_the_badge_templates_show(
+    officer, policy, authority_x, applicant_a, settings, language
+):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    created = _one_of_each(authority_x, policy, applicant_a)
+    officer.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = officer.get(reverse("officer:queue"), {"status": "all"}).content.decode()
+    with translation.override(language):
+        for subsidy in SubsidyRequest.objects.filter(pk__in=[r.pk for r in created]):
+            context = {"subsidy": subsidy}
+            for badge in ("officer/_status_badge.html", "officer/_outcome_badge.html"):
+                assert render_to_string(badge, context).strip() in page, (badge, subsidy.status)
+            assert f'href="{reverse("officer:request", kwargs={"pk": subsidy.pk})}"' in page
+            selectable = f'name="request" value="{subsidy.pk}"' in page
+            assert selectable == (subsidy.status == RequestStatus.UNDER_REVIEW)
+    firm_name = (
+        "&lt;i&gt;Firm A &amp; Co&lt;/i&gt;"
+        if language == "en"
+        else ("&lt;b&gt;甲&amp;&quot;公司&#x27;&lt;/b&gt;")
+    )
+    assert firm_name in page and "<i>Firm" not in page and "<b>甲" not in page
+    assert "1,234,567.50" in page and "617,283.75" in page
+    assert '<td class="text-nowrap small">—</td>' in page  # never submitted
+    select = "Select SUB-EACH-02" if language == "en" else "选择 SUB-EACH-02"
+    assert f'aria-label="{select}"' in page
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, {"status": "approved", "outcome": "fail"}, {"status": "bogus", "programme": "x"}, {}],
+)
+def test_the_queue_filters_render_as_djangos_selects(wuxi, data):
+    from django import forms
+
+    from subsidies.officer_views import QueueFilterForm
+
+    form = QueueFilterForm(
+        data if data is None else {**data, "programme": data.get("programme", str(wuxi.pk))},
+        programmes=[wuxi],
+    )
+    form.is_valid()
+    for name in ("status", "programme", "outcome"):
+        field = form.fields[name]
+        plain = str(form[name])
+        django_select = forms.Select(attrs=field.widget.attrs, choices=field.choices)
+        field.widget = django_select
+        assert plain == str(field.get_bound_field(form, name)), name
