@@ -5,7 +5,9 @@ The markup is the one the templates had (underwriting/app/_status_badge.html, _n
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
+
+from underwriting.choices import ApplicationStatus
 
 register = template.Library()
 
@@ -20,6 +22,23 @@ BADGE_CLASSES = {
 }
 
 
+_LABELS: dict[tuple[str, str], str] = {}
+
+
+def _status_label(status: str) -> str:
+    # get_status_display() rebuilds the field's choice dict on every call; a list page asks
+    # for the same few labels 25 times.
+    key = (get_language(), status)
+    label = _LABELS.get(key)
+    if label is None:
+        try:
+            label = str(ApplicationStatus(status).label)
+        except ValueError:
+            label = status
+        _LABELS[key] = label
+    return label
+
+
 @register.filter
 def application_status_badge(application) -> str:
     status = application.status
@@ -27,7 +46,7 @@ def application_status_badge(application) -> str:
         '<span class="badge application-status {}" data-status="{}">{}</span>',
         BADGE_CLASSES.get(status, "text-bg-light border"),
         status,
-        application.get_status_display(),
+        _status_label(status),
     )
 
 
