@@ -196,7 +196,7 @@ def test_a_second_visit_is_served_from_the_cache_without_a_query(client, catalog
     with CaptureQueriesContext(connection) as queries:
         again = client.get(LIST_URL, {"ip_type": "patent"})
         fragment = client.get(LIST_URL, {"ip_type": "patent"}, headers=HTMX)
-    assert len(queries) == 0, [q['sql'][:150] for q in queries]
+    assert len(queries) == 0, [q["sql"][:150] for q in queries]
     assert codes(again) == codes(first) == ["P-MIX", "P-PAT"]
     assert codes(fragment) == codes(first)
     assert "<html" not in fragment.content.decode()
