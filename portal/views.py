@@ -139,6 +139,7 @@ def dashboard(request):
     expiring = (
         selectors.ip_assets_of_firm(request.firm)
         .filter(expiry_date__isnull=False)
+        .only("id", "number", "title", "expiry_date")
         .order_by("expiry_date")[:5]
     )
     tasks = []
@@ -198,6 +199,9 @@ def _recent_applications(firm, limit: int = 5) -> list:
     return list(
         application_model.objects.filter(firm=firm)
         .select_related("product")
+        # A row shows the reference, product and status: not the kilobytes of answers and
+        # snapshots an application carries.
+        .only("id", "status", "created_at", "updated_at", "product__name_zh", "product__name_en")
         .order_by("-updated_at", "-id")[:limit]
     )
 

@@ -8,7 +8,7 @@ Another firm's application, quote or policy does not exist for the user: lookups
 
 import pickle
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from portal.models import IPAsset, Membership
@@ -58,32 +58,32 @@ def applications_visible_to(user):
     return Application.objects.filter(firm_id__in=_member_firm_ids(user))
 
 
-def _live_quotes():
-    return Prefetch(
-        "quotes",
-        queryset=Quote.objects.filter(status__in=LIVE_QUOTE_STATUSES)
-        .defer(*QUOTE_SNAPSHOTS)
-        .order_by("-created_at"),
-        to_attr="live_quotes",
-    )
-
-
-# A list shows a quote's number, status and premium, not its terms.
-QUOTE_SNAPSHOTS = ("limits", "rider_codes", "breakdown", "special_exclusions")
-
-
-# Snapshots of kilobytes a row that lists never show: decoding their JSON was about a fifth of
-# the list page's time on the benchmark's dataset (make bench).
-APPLICATION_SNAPSHOTS = ("frozen_answers", "valuation", "rating", "risk_answers", "cover_inputs")
+# What a row of the application list shows: reference (id and year), product, status, sum insured,
+# last change, and the premium of its live quote.
+APPLICATION_LIST_COLUMNS = (
+    "id",
+    "firm_id",
+    "status",
+    "sum_insured",
+    "created_at",
+    "updated_at",
+    "product__name_zh",
+    "product__name_en",
+)
 
 
 def applications_of_firm(firm):
-    """The firm's applications for the list page, newest activity first."""
+    """The firm's applications for the list page, newest activity first, each with
+    ``live_premium``: the premium of its latest offered or accepted quote, None without one.
+    Only the columns a row shows are read; the quote comes with the row, not as another query."""
+    live_quotes = Quote.objects.filter(
+        application=OuterRef("pk"), status__in=LIVE_QUOTE_STATUSES
+    ).order_by("-created_at")
     return (
         Application.objects.filter(firm=firm)
         .select_related("product")
-        .prefetch_related(_live_quotes())
-        .defer(*APPLICATION_SNAPSHOTS)
+        .only(*APPLICATION_LIST_COLUMNS)
+        .annotate(live_premium=Subquery(live_quotes.values("premium")[:1]))
         .order_by("-updated_at", "-id")
     )
 
@@ -173,6 +173,24 @@ def _pickle_without_parent(rows: dict[str, list]) -> bytes:
                 item._state.fields_cache["clause_version"] = parent
 
 
+# The wording's texts, which the application's own pages never show (the policy and the quote
+# carry what the applicant reads).
+WORDING_TEXTS = tuple(
+    f"clause_version__{name}"
+    for name in (
+        "insured_object",
+        "covered_causes",
+        "exclusions",
+        "obligations",
+        "claim_documents",
+        "deductible_rules",
+        "recovery_sharing",
+        "short_rate_table",
+    )
+)
+QUESTIONNAIRE_PAGE_DEFERRED = ("frozen_answers", "valuation", "rating", *WORDING_TEXTS)
+
+
 def application_for_user(
     user, pk: int, *, rating_tables: bool = True, with_policy: bool = False
 ) -> Application:
@@ -180,12 +198,23 @@ def application_for_user(
     and its insured rights; 404 for anyone else's. ``rating_tables=False`` leaves out the
     rating sections, coefficient tables and rider factors for a page that only shows a
     questionnaire; ``with_policy`` joins its policy, if any (see policy_of_application)."""
+    if rating_tables:
+        related = ["product", "clause_version", "firm", "declared_by"]
+    else:
+        # A questionnaire page shows neither the firm nor who declared, reads neither the
+        # application's snapshots nor the wording's texts (tens of kilobytes of JSON), and each
+        # join left out is less for PostgreSQL to plan.
+        related = ["product", "clause_version"]
+    if with_policy:
+        # The application page: its policy, but not its firm (the page is the firm's own).
+        related = ["product", "clause_version", "declared_by", "policy"]
+    queryset = applications_visible_to(user).select_related(*related)
+    if not rating_tables:
+        queryset = queryset.defer(*QUESTIONNAIRE_PAGE_DEFERRED)
+    elif with_policy:
+        queryset = queryset.defer(*WORDING_TEXTS)
     application = get_object_or_404(
-        applications_visible_to(user)
-        .select_related(
-            "product", "clause_version", "firm", "declared_by", *(["policy"] if with_policy else [])
-        )
-        .prefetch_related(
+        queryset.prefetch_related(
             *([_rider_factors_prefetch()] if rating_tables else []),
             Prefetch(
                 "insured_assets",

@@ -122,8 +122,6 @@ def application_list(request):
     page = Paginator(selectors_app.applications_of_firm(request.firm), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    for application in page.object_list:
-        application.live_quote = application.live_quotes[0] if application.live_quotes else None
     return render(request, "underwriting/app/list.html", {"page": page})
 
 
