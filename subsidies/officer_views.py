@@ -325,9 +325,11 @@ def request_queue(request):
     requests = form.apply(_requests_of(authority)).order_by(
         F("submitted_at").asc(nulls_last=True), "pk"
     )
-    page = Paginator(selectors.officer_queue_rows(requests), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    paginator = Paginator(selectors.officer_queue_rows(requests), PAGE_SIZE)
+    # Counted on the requests alone: the rows' joins to firm and programme would make
+    # PostgreSQL join thousands of rows (5 ms instead of 0.3) for the same number.
+    paginator.count = requests.count()
+    page = paginator.get_page(request.GET.get("page"))
     rows = _QueueRows()
     page.object_list = list(map(rows, page.object_list))
     return render(
