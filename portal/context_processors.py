@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from portal.models import Notification
+from portal.notifications import unread_count
 from portal.roles import STAFF_GROUPS, staff_groups_of
 
 
@@ -18,10 +18,10 @@ def navigation(request):
         return [STAFF_GROUPS[name] for name in staff_groups_of(user)]
 
     def unread_notifications():
-        # One COUNT on the inbox index, only for a signed-in user and only if a template asks.
+        # Only for a signed-in user and only if a template asks; kept in the cache.
         if user is None or not user.is_authenticated:
             return 0
-        return Notification.objects.filter(user=user, read_at__isnull=True).count()
+        return unread_count(user)
 
     return {
         "nav_memberships": SimpleLazyObject(memberships),

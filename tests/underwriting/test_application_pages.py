@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.models import Notification
+from portal.notifications import mark_read, notify, unread_count
 from tests.factories import FirmFactory, MembershipFactory, UserFactory
 from tests.underwriting.application_helpers import granted_patent
 from underwriting import services
@@ -608,6 +609,27 @@ def test_notifications_are_private_and_links_stay_inside(en_a, applicant_a, appl
     assert "B&#x27;s secret" not in page and "B's secret" not in page
     assert "Outside link" in page
     assert "evil.example" not in page
+
+
+def test_the_unread_count_is_kept_between_pages_and_follows_every_change(
+    en_a, applicant_a, applicant_b
+):
+    def badge() -> str | None:
+        found = re.search(r'id="nav-unread-count">(\d+)', text(en_a.get("/app/")))
+        return found.group(1) if found else None
+
+    notify(users=[applicant_a, applicant_b], title="First")
+    assert badge() == "1"
+    with CaptureQueriesContext(connection) as queries:
+        assert badge() == "1"
+    assert not [q for q in queries if "portal_notification" in q["sql"]]
+    notify(users=[applicant_a], title="Second")
+    assert badge() == "2"
+    mark_read(user=applicant_a)
+    assert badge() is None
+    # Another user's change leaves this count alone and theirs right.
+    notify(users=[applicant_b], title="Third")
+    assert unread_count(applicant_b) == 2 and badge() is None
 
 
 def test_notifications_need_login(client):
