@@ -6,12 +6,14 @@ from django.views.i18n import JavaScriptCatalog
 
 import subsidies.public_views
 from portal import officer_views, views
+from portal.admin_base import cache_app_list
 from subsidies.officer_urls import urlpatterns as subsidy_officer_urls
 from underwriting import views_policies
 
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = gettext_lazy("IP Insurance Portal")
 admin.site.site_title = gettext_lazy("IP Insurance Portal")
+cache_app_list(admin.site)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -479,6 +480,33 @@ def test_queue_sidebar_is_each_users_own(referred, underwriter, claims_handler, 
     client.cookies["portal_language"] = "zh-hans"
     chinese = queue_page(client, {}).context["nav_sidebar_html"]
     assert chinese != pages[underwriter.pk]
+
+
+def test_the_app_list_follows_each_users_permissions(referred, underwriter, claims_handler, client):
+    """The admin's list of apps and models is remembered per set of permissions (and language):
+    what each user sees is what Django would build for them, and a new permission shows at once."""
+    from django.contrib import admin
+    from django.contrib.auth.models import Permission
+
+    def models_listed(user) -> set[str]:
+        login(client, user)
+        apps = client.get(reverse("admin:index")).context["app_list"]
+        return {model["object_name"] for app in apps for model in app["models"]}
+
+    def built_by_django(user) -> set[str]:
+        request = RequestFactory().get("/admin/")
+        request.user = type(user).objects.get(pk=user.pk)
+        apps = admin.AdminSite.get_app_list(admin.site, request)
+        return {model["object_name"] for app in apps for model in app["models"]}
+
+    for user in (underwriter, claims_handler, underwriter, claims_handler):
+        assert models_listed(user) == built_by_django(user)
+    assert models_listed(underwriter) != models_listed(claims_handler)
+    assert "UnderwriterAuthority" not in models_listed(claims_handler)
+    claims_handler.user_permissions.add(
+        Permission.objects.get(codename="view_underwriterauthority")
+    )
+    assert "UnderwriterAuthority" in models_listed(claims_handler)
 
 
 # --- The change page ----------------------------------------------------------------------------
