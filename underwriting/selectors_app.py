@@ -173,20 +173,12 @@ def _pickle_without_parent(rows: dict[str, list]) -> bytes:
                 item._state.fields_cache["clause_version"] = parent
 
 
-# The wording's texts, which the application's own pages never show (the policy and the quote
-# carry what the applicant reads).
+# The wording's texts (its JSON fields), which the application's own pages never show: the policy
+# and the quote carry what the applicant reads.
 WORDING_TEXTS = tuple(
-    f"clause_version__{name}"
-    for name in (
-        "insured_object",
-        "covered_causes",
-        "exclusions",
-        "obligations",
-        "claim_documents",
-        "deductible_rules",
-        "recovery_sharing",
-        "short_rate_table",
-    )
+    f"clause_version__{field.name}"
+    for field in ClauseVersion._meta.concrete_fields
+    if field.get_internal_type() == "JSONField"
 )
 QUESTIONNAIRE_PAGE_DEFERRED = ("frozen_answers", "valuation", "rating", *WORDING_TEXTS)
 
