@@ -84,7 +84,21 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def is_officer(self) -> bool:
-        return hasattr(self, "officer_membership")
+        # Every request asks (the MFA middleware, the navigation); an officer's pages then want
+        # the authority too, so the membership is read once with it and kept on the user.
+        related = type(self).officer_membership.related
+        if not related.is_cached(self):
+            membership = (
+                OfficerMembership.objects.select_related("authority")
+                .filter(user_id=self.pk)
+                .first()
+                if self.pk
+                else None
+            )
+            related.set_cached_value(self, membership)
+            if membership is not None:
+                related.field.set_cached_value(membership, self)
+        return related.get_cached_value(self) is not None
 
 
 def validate_uscc(value):

@@ -58,9 +58,10 @@ BUDGETS = {
     "product_detail": 8,
     "policy_list": 8,
     "claim_list": 8,
-    "officer_queue": 9,
-    "officer_budget": 10,
-    "officer_batches": 9,
+    # An officer's membership comes with its authority (portal.models.User.is_officer).
+    "officer_queue": 8,
+    "officer_budget": 9,
+    "officer_batches": 8,
     "admin_referral_queue": 9,
     "admin_claims_changelist": 11,
     "admin_claims_dashboard": 7,
@@ -68,7 +69,7 @@ BUDGETS = {
     "api_applications": 6,
     "api_policies": 8,
     "api_claims": 8,
-    "api_officer_requests": 8,
+    "api_officer_requests": 7,
 }
 
 
