@@ -18,7 +18,7 @@ the pages:
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch, Subquery
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
@@ -350,11 +350,7 @@ class AssetListView(generics.ListCreateAPIView):
 
 # The offered or accepted quote's id, newest first, read in the list's own query. Built once:
 # annotate() resolves a copy of it for each queryset.
-_LIVE_QUOTE_PK = Subquery(
-    Quote.objects.filter(application=OuterRef("pk"), status__in=selectors_app.LIVE_QUOTE_STATUSES)
-    .order_by("-created_at", "-id")
-    .values("pk")[:1]
-)
+_LIVE_QUOTE_PK = Subquery(selectors_app.live_quotes_of_row().values("pk")[:1])
 
 
 # What ApplicationSerializer shows: the rest of the row (answers, limits, steps ...) stays unread.

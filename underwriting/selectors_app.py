@@ -72,18 +72,23 @@ APPLICATION_LIST_COLUMNS = (
 )
 
 
+def live_quotes_of_row():
+    """An application's offered or accepted quotes, newest first, for a subquery on the
+    applications being read (``OuterRef("pk")``): the list page and the API list take the first."""
+    return Quote.objects.filter(
+        application=OuterRef("pk"), status__in=LIVE_QUOTE_STATUSES
+    ).order_by("-created_at", "-id")
+
+
 def applications_of_firm(firm):
     """The firm's applications for the list page, newest activity first, each with
     ``live_premium``: the premium of its latest offered or accepted quote, None without one.
     Only the columns a row shows are read; the quote comes with the row, not as another query."""
-    live_quotes = Quote.objects.filter(
-        application=OuterRef("pk"), status__in=LIVE_QUOTE_STATUSES
-    ).order_by("-created_at")
     return (
         Application.objects.filter(firm=firm)
         .select_related("product")
         .only(*APPLICATION_LIST_COLUMNS)
-        .annotate(live_premium=Subquery(live_quotes.values("premium")[:1]))
+        .annotate(live_premium=Subquery(live_quotes_of_row().values("premium")[:1]))
         .order_by("-updated_at", "-id")
     )
 

@@ -559,13 +559,11 @@ class ApplicationSerializer(serializers.ModelSerializer):
         """The offered or accepted quote, if any."""
         if hasattr(application, "live_quote_pk"):  # annotated by the list's queryset
             return application.live_quote_pk
-        quotes = getattr(application, "live_quotes", None)
-        if quotes is None:
-            quotes = [
-                q
-                for q in getattr(application, "visible_quotes", None) or []
-                if q.status in (QuoteStatus.OFFERED, QuoteStatus.ACCEPTED)
-            ]
+        quotes = [
+            q
+            for q in getattr(application, "visible_quotes", None) or []
+            if q.status in (QuoteStatus.OFFERED, QuoteStatus.ACCEPTED)
+        ]
         return quotes[0].pk if quotes else None
 
     @functools.cached_property
