@@ -189,12 +189,19 @@ QUESTIONNAIRE_PAGE_DEFERRED = ("frozen_answers", "valuation", "rating", *WORDING
 
 
 def application_for_user(
-    user, pk: int, *, rating_tables: bool = True, with_policy: bool = False
+    user,
+    pk: int,
+    *,
+    rating_tables: bool = True,
+    with_policy: bool = False,
+    with_record: bool = True,
 ) -> Application:
     """One application of the user's firms, with its wording's rating tables and questionnaires
     and its insured rights; 404 for anyone else's. ``rating_tables=False`` leaves out the
     rating sections, coefficient tables and rider factors for a page that only shows a
-    questionnaire; ``with_policy`` joins its policy, if any (see policy_of_application)."""
+    questionnaire; ``with_policy`` joins its policy, if any (see policy_of_application);
+    ``with_record=False`` leaves out the insured rights and the wording, for
+    load_application_record to read when needed."""
     if rating_tables:
         related = ["product", "clause_version", "firm", "declared_by"]
     else:
@@ -210,27 +217,33 @@ def application_for_user(
         queryset = queryset.defer(*QUESTIONNAIRE_PAGE_DEFERRED)
     elif with_policy:
         queryset = queryset.defer(*WORDING_TEXTS)
-    application = get_object_or_404(
-        queryset.prefetch_related(
-            *([_rider_factors_prefetch()] if rating_tables else []),
-            Prefetch(
-                "insured_assets",
-                queryset=ApplicationAsset.objects.select_related("asset").order_by(
-                    "position", "id"
-                ),
-            ),
+    application = get_object_or_404(queryset, pk=pk)
+    if with_record:
+        load_application_record(application, rating_tables=rating_tables)
+    return application
+
+
+def load_application_record(application: Application, *, rating_tables: bool = True) -> None:
+    """The application's insured rights and its wording's questionnaires (and, with
+    ``rating_tables``, rating sections, coefficient tables and rider factors)."""
+    prefetch_related_objects(
+        [application],
+        *([_rider_factors_prefetch()] if rating_tables else []),
+        Prefetch(
+            "insured_assets",
+            queryset=ApplicationAsset.objects.select_related("asset").order_by("position", "id"),
         ),
-        pk=pk,
     )
     attach_wording(
         application.clause_version, WORDING_PARTS if rating_tables else ("questionnaires",)
     )
-    return application
 
 
-def application_detail_for_user(user, pk: int) -> Application:
-    """The application with everything its detail page shows: timeline, questions, quotes."""
-    application = application_for_user(user, pk, with_policy=True)
+def application_detail_for_user(user, pk: int, *, with_record: bool = True) -> Application:
+    """The application with everything its detail page shows: timeline, questions, quotes.
+    ``with_record=False`` leaves the insured rights and the wording to load_application_record,
+    for a page that may have the record's rendering already (views_app.application_detail)."""
+    application = application_for_user(user, pk, with_policy=True, with_record=with_record)
     application.timeline = list(
         ApplicationEvent.objects.filter(application=application)
         .select_related("actor")

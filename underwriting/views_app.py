@@ -16,21 +16,22 @@ from django.core import signing
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.choices import AssetKind
 from portal.errors import DomainError
-from underwriting import selectors, selectors_app, services
+from underwriting import record_cache, selectors, selectors_app, services
 from underwriting.choices import (
     ApplicationStatus,
     DocumentStatus,
     QuestionnaireKind,
     QuoteStatus,
-    RuleOutcome,
 )
 from underwriting.forms_app import (
     CoverForm,
@@ -525,35 +526,31 @@ def _timeline(application) -> list[dict]:
 @login_required
 @require_GET
 def application_detail(request, pk):
-    application = selectors_app.application_detail_for_user(request.user, pk)
+    application = selectors_app.application_detail_for_user(request.user, pk, with_record=False)
     submitted = not application.is_editable
-    summary = answers_summary(application, frozen=submitted)
     live_quote = next(
         (q for q in application.visible_quotes if q.status in selectors_app.LIVE_QUOTE_STATUSES),
         None,
     )
     today = timezone.localdate()
     rating = application.rating or {}
-    steps = (
-        services.application_steps(application, list(application.insured_assets.all()))
-        if application.is_editable
-        else []
-    )
-    stored_valuations = {
-        item.asset_id: item.valuation for item in application.insured_assets.all() if item.valuation
-    }
+    steps = []
+    if submitted:
+        record_key = record_cache.key(application)
+        record = record_cache.get(record_key)
+        if record is None:
+            record = _application_record(application, submitted=True)
+            record_cache.put(record_key, record)
+    else:
+        record = _application_record(application, submitted=False)
+        steps = services.application_steps(application, list(application.insured_assets.all()))
     context = {
         "application": application,
-        "summary": summary,
+        "record": {name: mark_safe(html) for name, html in record.items()},  # noqa: S308
         "submitted": submitted,
         "timeline": _timeline(application),
         "progress": _progress(application, steps, "") if steps else [],
         "resume_key": _first_open_step(steps) if steps else "",
-        "valuations": _valuation_rows(stored_valuations, summary["assets"]),
-        "valuation_total": (application.valuation or {}).get("total"),
-        "rating": rating if rating.get("sections") else None,
-        "rating_problems": rating.get("problems") or [],
-        "rules": _rule_rows(application.rule_results),
         "open_questions": [q for q in application.underwriter_questions if not q.answered_at],
         "answered_questions": [q for q in application.underwriter_questions if q.answered_at],
         "live_quote": live_quote,
@@ -594,9 +591,36 @@ def application_detail(request, pk):
             else None
         ),
         "older_quotes": [q for q in application.visible_quotes if q is not live_quote],
-        "RuleOutcome": RuleOutcome,
     }
     return render(request, "underwriting/app/detail.html", context)
+
+
+def _application_record(application, *, submitted: bool) -> dict[str, str]:
+    """The answers as HTML — frozen at the declaration once submitted — and, once submitted,
+    how the application was assessed; the pieces underwriting.record_cache keeps."""
+    selectors_app.load_application_record(application)
+    summary = answers_summary(application, frozen=submitted)
+    answers = render_to_string(
+        "underwriting/app/_answers.html",
+        {"application": application, "summary": summary, "edit_links": False},
+    )
+    if not submitted:
+        return {"answers": answers, "assessment": ""}
+    rating = application.rating or {}
+    stored_valuations = {
+        item.asset_id: item.valuation for item in application.insured_assets.all() if item.valuation
+    }
+    assessment = render_to_string(
+        "underwriting/app/_assessment.html",
+        {
+            "valuations": _valuation_rows(stored_valuations, summary["assets"]),
+            "valuation_total": (application.valuation or {}).get("total"),
+            "rating": rating if rating.get("sections") else None,
+            "rating_problems": rating.get("problems") or [],
+            "rules": _rule_rows(application.rule_results),
+        },
+    )
+    return {"answers": answers, "assessment": assessment}
 
 
 @login_required

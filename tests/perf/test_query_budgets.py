@@ -48,8 +48,10 @@ BUDGETS = {
     "dashboard_card": 7,
     # The live quote's premium is a subquery of the page query, not a prefetch.
     "application_list": 6,
-    # The policy comes with the application; a published wording's tables from the process.
-    "application_detail": 10,
+    # The policy comes with the application; a submitted application's record (assessment and
+    # declared answers) is rendered from the cache after the first visit
+    # (underwriting.record_cache), so neither its insured rights nor its riders are read.
+    "application_detail": 8,
     # A questionnaire step shown (GET) reads no rating tables, and a published wording's
     # questionnaires come from the process's copy (underwriting.selectors_app.attach_wording).
     "step_risk": 6,

@@ -10,17 +10,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal.models import Notification
 from portal.notifications import mark_read, notify, unread_count
 from tests.factories import FirmFactory, MembershipFactory, UserFactory
 from tests.underwriting.application_helpers import granted_patent
-from underwriting import services
+from underwriting import record_cache, services
 from underwriting.choices import ApplicationStatus, QuestionnaireKind, QuoteStatus
 from underwriting.models import Application, Product, Quote, UnderwritingRule
 
@@ -520,6 +521,85 @@ def test_underwriters_question_is_answered_on_the_page(catalogue, en_a, applican
     assert application.status == ApplicationStatus.REFERRED
     asked.refresh_from_db()
     assert asked.answer == "约占销售额的10%。"
+
+
+# --- A submitted application's record, kept rendered (underwriting.record_cache) ---------------
+
+
+def _without_tokens(page: str) -> str:
+    return re.sub(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+', r"\1", page)
+
+
+def _detail_queries(client, application) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(detail_url(application))
+    assert response.status_code == 200
+    return len(queries), text(response)
+
+
+def test_the_record_is_rendered_once_and_follows_every_save(catalogue, en_a, patent):
+    application = fill_in(en_a, [patent], risk={"sales_regions": ["cn", "us_ca"]})
+    submit(en_a, application)
+    en_a.get(detail_url(application))  # shows the message of the submission once
+    application.refresh_from_db()
+    with translation.override("en"):
+        cache.delete(record_cache.key(application))
+    first_queries, first = _detail_queries(en_a, application)
+    kept_queries, kept = _detail_queries(en_a, application)
+    assert "Referred to an underwriter because" in kept
+    assert 'id="valuations"' in kept and 'id="answers-risk"' in kept
+    assert _without_tokens(kept) == _without_tokens(first)
+    # Neither the insured rights nor the riders are read for a kept record.
+    assert kept_queries == first_queries - 2
+
+    application.refresh_from_db()
+    application.rule_results = [
+        {
+            "code": "manual",
+            "outcome": "refer",
+            "reason": {"zh": "需要核实海外收入。", "en": "overseas income needs checking."},
+            "exclusion": {},
+        }
+    ]
+    application.save(update_fields=["rule_results", "updated_at"])
+    page = text(en_a.get(detail_url(application)))
+    assert "overseas income needs checking." in page
+    assert "Referred to an underwriter because" in page
+
+
+def test_the_record_is_kept_per_language(catalogue, client_a, patent):
+    application = fill_in(_english(client_a), [patent])
+    submit(client_a, application)
+    assert "How your application was assessed" in text(client_a.get(detail_url(application)))
+    client_a.cookies[LANGUAGE_COOKIE] = "zh-hans"
+    page = text(client_a.get(detail_url(application)))
+    assert "投保申请的评估结果" in page and "拟投保的权利" in page
+    assert "How your application was assessed" not in page
+
+
+def test_the_record_is_rendered_when_the_cache_is_unreachable(catalogue, en_a, patent, monkeypatch):
+    application = fill_in(en_a, [patent])
+    submit(en_a, application)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr("underwriting.record_cache.cache.get", unreachable)
+    monkeypatch.setattr("underwriting.record_cache.cache.set", unreachable)
+    for _visit in range(2):
+        page = text(en_a.get(detail_url(application)))
+        assert "How your application was assessed" in page
+        assert 'id="answers-cover"' in page and application.answers_sha256 in page
+
+
+def test_a_drafts_answers_are_never_kept(catalogue, en_a, patent):
+    application = fill_in(en_a, [patent])
+    assert "Your answers so far" in text(en_a.get(detail_url(application)))
+    response = en_a.post(step_url(application, "cover"), cover_data([patent], limit_legal="300000"))
+    assert response.status_code == 302, text(response)
+    page = text(en_a.get(detail_url(application)))
+    assert "300,000" in page and "150,000" not in page
+    assert 'id="assessment"' not in page
 
 
 # --- The list and the dashboard ---------------------------------------------------------------
