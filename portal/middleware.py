@@ -1,8 +1,11 @@
+import functools
+
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from portal.access_cache import has_totp
 from portal.roles import needs_mfa
 from portal.services import SESSION_ACTIVE_FIRM
 
@@ -23,15 +26,25 @@ def _resolve_active_membership(request):
     return memberships, memberships[0]
 
 
+@functools.cache
+def _admin_prefix() -> str:
+    return reverse("admin:index")
+
+
 class ActiveFirmMiddleware:
     """Sets ``request.memberships``, ``request.membership`` and ``request.firm`` (the firm the user
-    works for now, or None). One query for a signed-in user, none for a visitor."""
+    works for now, or None). One query for a signed-in user outside the admin, none for a
+    visitor."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        memberships, membership = _resolve_active_membership(request)
+        if request.path.startswith(_admin_prefix()):
+            # The admin acts for no firm and shows none: a query less on every admin page.
+            memberships, membership = [], None
+        else:
+            memberships, membership = _resolve_active_membership(request)
         request.memberships = memberships
         request.membership = membership
         request.firm = membership.firm if membership else None
@@ -52,20 +65,10 @@ class RequireMFAMiddleware:
             settings.PORTAL_REQUIRE_MFA
             and not request.path.startswith(self.ALWAYS_ALLOWED_PREFIXES)
             and needs_mfa(request.user)
-            and not _has_totp(request.user)
+            and not has_totp(request.user)
         ):
             return redirect(f"{reverse('mfa_activate_totp')}?next={request.get_full_path()}")
         return self.get_response(request)
-
-
-def _has_totp(user) -> bool:
-    cached = getattr(user, "_has_totp", None)
-    if cached is None:
-        from allauth.mfa.models import Authenticator
-
-        cached = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-        user._has_totp = cached
-    return cached
 
 
 class PortalLocaleMiddleware:

@@ -85,16 +85,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_officer(self) -> bool:
         # Every request asks (the MFA middleware, the navigation); an officer's pages then want
-        # the authority too, so the membership is read once with it and kept on the user.
+        # the authority too, so the membership is read once with it and kept on the user. That
+        # someone is no officer is kept in the cache between requests (portal.access_cache).
         related = type(self).officer_membership.related
         if not related.is_cached(self):
-            membership = (
-                OfficerMembership.objects.select_related("authority")
-                .filter(user_id=self.pk)
-                .first()
-                if self.pk
-                else None
-            )
+            from portal import access_cache
+
+            membership = None
+            if self.pk and not access_cache.known_not_officer(self.pk):
+                membership = (
+                    OfficerMembership.objects.select_related("authority")
+                    .filter(user_id=self.pk)
+                    .first()
+                )
+                if membership is None:
+                    access_cache.remember_not_officer(self.pk)
             related.set_cached_value(self, membership)
             if membership is not None:
                 related.field.set_cached_value(membership, self)

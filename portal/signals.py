@@ -1,8 +1,33 @@
+from allauth.mfa.models import Authenticator
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
+from portal.access_cache import (
+    authenticator_changed,
+    officer_membership_changed,
+    permissions_changed,
+)
+from portal.models import OfficerMembership
 from portal.roles import GROUP_PERMISSIONS, STAFF_GROUPS
+
+# What portal.access_cache keeps follows every change: permissions, authenticators, officers.
+for _through in (
+    get_user_model().groups.through,
+    get_user_model().user_permissions.through,
+    Group.permissions.through,
+):
+    m2m_changed.connect(permissions_changed, sender=_through, dispatch_uid=f"access-{_through}")
+for _model in (Group, Permission):
+    post_save.connect(permissions_changed, sender=_model, dispatch_uid=f"access-save-{_model}")
+    post_delete.connect(permissions_changed, sender=_model, dispatch_uid=f"access-del-{_model}")
+for _model, _receiver in (
+    (Authenticator, authenticator_changed),
+    (OfficerMembership, officer_membership_changed),
+):
+    post_save.connect(_receiver, sender=_model, dispatch_uid=f"access-save-{_model}")
+    post_delete.connect(_receiver, sender=_model, dispatch_uid=f"access-del-{_model}")
 
 
 @receiver(post_migrate)

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin_base import HistoryAdmin, PrerenderedChoicesMixin, nav_sidebar_html
@@ -29,7 +29,7 @@ from portal.choices import AssetKind
 from portal.errors import DomainError
 from portal.models import IPAsset, User
 from portal.roles import SENIOR_UNDERWRITER, UNDERWRITER
-from underwriting import refunds, rules, services
+from underwriting import catalogue_cache, refunds, rules, services
 from underwriting.choices import (
     ApplicationStatus,
     CancellationParty,
@@ -649,13 +649,18 @@ class ProductFilter(PrerenderedChoicesMixin, admin.RelatedFieldListFilter):
     template = QUEUE_FILTER_TEMPLATE
 
     def field_choices(self, field, request, model_admin):
-        # As Django's field.get_choices(), loading only the names: a product's summaries and
-        # settings were most of the filter's cost.
-        products = Product._default_manager.only("pk", "name_zh", "name_en")
+        # As Django's field.get_choices(), loading only the names (a product's summaries and
+        # settings were most of the filter's cost), and kept with the catalogue's version.
         ordering = self.field_admin_ordering(field, request, model_admin)
-        if ordering:
-            products = products.order_by(*ordering)
-        return [(product.pk, str(product)) for product in products]
+        key = catalogue_cache.product_names_key(ordering, get_language())
+        choices = catalogue_cache.get(key)
+        if choices is None:
+            products = Product._default_manager.only("pk", "name_zh", "name_en")
+            if ordering:
+                products = products.order_by(*ordering)
+            choices = [(product.pk, str(product)) for product in products]
+            catalogue_cache.put(key, choices)
+        return choices
 
 
 class AssignedFilter(PrerenderedChoicesMixin, admin.SimpleListFilter):

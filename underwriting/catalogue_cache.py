@@ -72,6 +72,15 @@ def insurers_key() -> str | None:
     return None if version is None else f"catalogue:insurers:{version}"
 
 
+def product_names_key(ordering, language: str) -> str | None:
+    """The key of the products' names in this ordering and language (the admin's filter)."""
+    version = _version()
+    if version is None:
+        return None
+    digest = hashlib.sha256(repr(tuple(ordering or ())).encode()).hexdigest()[:16]
+    return f"catalogue:product-names:{version}:{language}:{digest}"
+
+
 def get(key: str | None):
     if key is None:
         return None

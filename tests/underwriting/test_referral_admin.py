@@ -509,6 +509,16 @@ def test_the_app_list_follows_each_users_permissions(referred, underwriter, clai
     assert "UnderwriterAuthority" in models_listed(claims_handler)
 
 
+def test_the_product_filter_follows_a_renamed_product(referred, underwriter, client):
+    """The filter's product names are kept with the catalogue's version."""
+    login(client, underwriter)
+    product = referred.product
+    assert product.name_en in queue_page(client, {}).content.decode()
+    product.name_en = "Renamed patent cover"
+    product.save(update_fields=["name_en"])
+    assert "Renamed patent cover" in queue_page(client, {}).content.decode()
+
+
 # --- The change page ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,145 @@
+"""What a signed-in staff member may do, kept in the cache between requests.
+
+Every admin page asks for the user's permissions (two queries: their own and their groups') and
+the MFA middleware asks whether they have an authenticator (one more). Both change seldom and
+only through the admin or the account pages, so both are kept:
+
+- permissions under a version that any change of a user's groups or permissions, of a group's
+  permissions, or of a group or permission itself replaces — at once and again on commit, so
+  a page read before the commit cannot keep the old set — and per user and superuser flag
+  (``is_active`` is checked before the cache, as Django's own backend does);
+- whether a user has a TOTP authenticator, forgotten when one of theirs is saved or deleted;
+- that a user is no officer (every request asks, for the MFA rule and the navigation), forgotten
+  when an officer membership of theirs is saved or deleted. An officer's membership itself is
+  always read: their pages need its authority.
+
+Entries also expire on their own. A cache that cannot be reached costs only the queries.
+"""
+
+import logging
+import uuid
+
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+ENTRY_SECONDS = 300
+PERMISSIONS_VERSION_KEY = "access:permissions-version"
+
+
+def _get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation, never a requirement
+        logger.warning("access cache unreachable", exc_info=True)
+        return None
+
+
+def _put(key: str, value) -> None:
+    try:
+        cache.set(key, value, ENTRY_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("access cache unreachable", exc_info=True)
+
+
+def _forget_now_and_on_commit(*keys: str) -> None:
+    def forget():
+        try:
+            cache.delete_many(keys)
+        except Exception:  # noqa: BLE001
+            logger.warning("access cache unreachable; entries expire on their own", exc_info=True)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+# --- Permissions ------------------------------------------------------------------------------
+
+
+def _permissions_key(user) -> str | None:
+    version = _get(PERMISSIONS_VERSION_KEY)
+    if version is None:
+        try:
+            cache.add(PERMISSIONS_VERSION_KEY, uuid.uuid4().hex, None)
+            version = cache.get(PERMISSIONS_VERSION_KEY)
+        except Exception:  # noqa: BLE001
+            logger.warning("access cache unreachable", exc_info=True)
+            return None
+    if version is None:
+        return None
+    return f"access:permissions:{version}:{user.pk}:{int(user.is_superuser)}"
+
+
+def permissions_changed(**_signal_arguments) -> None:
+    """Starts a new permissions version: every user's set is read again."""
+    _forget_now_and_on_commit(PERMISSIONS_VERSION_KEY)
+
+
+class CachedPermissionsBackend(ModelBackend):
+    """Django's model backend with the set of a user's permissions kept between requests. It
+    only answers for permissions: signing in stays with the backends after it, so sessions name
+    those, and a password is never checked twice."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        return None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            key = _permissions_key(user_obj)
+            kept = _get(key) if key else None
+            if kept is None:
+                kept = super().get_all_permissions(user_obj)
+                if key:
+                    _put(key, kept)
+            user_obj._perm_cache = set(kept)
+        return user_obj._perm_cache
+
+
+# --- Authenticators ---------------------------------------------------------------------------
+
+
+def _totp_key(user_id) -> str:
+    return f"access:has-totp:{user_id}"
+
+
+def has_totp(user) -> bool:
+    """Whether the user has a TOTP authenticator; remembered on the user for the request and
+    in the cache between requests."""
+    known = getattr(user, "_has_totp", None)
+    if known is not None:
+        return known
+    known = _get(_totp_key(user.pk))
+    if known is None:
+        from allauth.mfa.models import Authenticator
+
+        known = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        _put(_totp_key(user.pk), known)
+    user._has_totp = known
+    return known
+
+
+def authenticator_changed(instance, **_signal_arguments) -> None:
+    _forget_now_and_on_commit(_totp_key(instance.user_id))
+
+
+# --- Officers ---------------------------------------------------------------------------------
+
+
+def _not_officer_key(user_id) -> str:
+    return f"access:not-officer:{user_id}"
+
+
+def known_not_officer(user_id) -> bool:
+    return bool(_get(_not_officer_key(user_id)))
+
+
+def remember_not_officer(user_id) -> None:
+    _put(_not_officer_key(user_id), True)
+
+
+def officer_membership_changed(instance, **_signal_arguments) -> None:
+    _forget_now_and_on_commit(_not_officer_key(instance.user_id))
