@@ -4,8 +4,13 @@ draw (the template language's; Jinja2 writes a quote as &#34; where Django write
 import pytest
 from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.utils import translation
 
-from underwriting.templatetags.questionnaire import option_input
+from underwriting.forms_app import QuestionnaireForm
+from underwriting.models import Questionnaire
+from underwriting.templatetags.questionnaire import option_input, question_block
 
 CHOICES = [("a", "A"), ("b", 'B "quoted" <b>'), ("c&d", "C & D"), (1, "one")]
 
@@ -42,3 +47,27 @@ def test_option_input_matches_the_widget_template(data):
             assert option_input(choice) == choice.tag(), (name, choice.data)
             compared += 1
     assert compared == 12
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("bound", [False, True])
+def test_question_block_matches_the_question_template(seeded_catalogue, db, language, bound):
+    """Every question of every seeded questionnaire, unanswered or answered with errors, drawn
+    by ``question_block`` as ``underwriting/app/_question.html`` draws it."""
+    compared = 0
+    with translation.override(language):
+        for questionnaire in Questionnaire.objects.all():
+            data = QueryDict("_action=next") if bound else None
+            form = QuestionnaireForm(questionnaire.questions, data)
+            if bound:
+                form.is_valid()
+                for question in questionnaire.questions[::3]:
+                    form.add_error(question["code"], "Not <this> & 'that'")
+            for group in form.groups():
+                for entry in group["fields"]:
+                    expected = render_to_string(
+                        "underwriting/app/_question.html", {"entry": entry, "field": entry["field"]}
+                    )
+                    assert question_block(entry) == expected, entry["question"]["code"]
+                    compared += 1
+    assert compared > 50
