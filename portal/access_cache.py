@@ -16,57 +16,31 @@ only through the admin or the account pages, so both are kept:
 Entries also expire on their own. A cache that cannot be reached costs only the queries.
 """
 
-import logging
-import uuid
-
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
-from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from portal import quiet_cache
 
 ENTRY_SECONDS = 300
 PERMISSIONS_VERSION_KEY = "access:permissions-version"
 
 
-def _get(key: str):
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation, never a requirement
-        logger.warning("access cache unreachable", exc_info=True)
-        return None
+def _get(key: str | None):
+    return quiet_cache.get(key, purpose="access")
 
 
 def _put(key: str, value) -> None:
-    try:
-        cache.set(key, value, ENTRY_SECONDS)
-    except Exception:  # noqa: BLE001
-        logger.warning("access cache unreachable", exc_info=True)
+    quiet_cache.put(key, value, ENTRY_SECONDS, purpose="access")
 
 
 def _forget_now_and_on_commit(*keys: str) -> None:
-    def forget():
-        try:
-            cache.delete_many(keys)
-        except Exception:  # noqa: BLE001
-            logger.warning("access cache unreachable; entries expire on their own", exc_info=True)
-
-    forget()
-    transaction.on_commit(forget)
+    quiet_cache.forget_now_and_on_commit(*keys, purpose="access")
 
 
 # --- Permissions ------------------------------------------------------------------------------
 
 
 def _permissions_key(user) -> str | None:
-    version = _get(PERMISSIONS_VERSION_KEY)
-    if version is None:
-        try:
-            cache.add(PERMISSIONS_VERSION_KEY, uuid.uuid4().hex, None)
-            version = cache.get(PERMISSIONS_VERSION_KEY)
-        except Exception:  # noqa: BLE001
-            logger.warning("access cache unreachable", exc_info=True)
-            return None
+    version = quiet_cache.version(PERMISSIONS_VERSION_KEY, purpose="access")
     if version is None:
         return None
     return f"access:permissions:{version}:{user.pk}:{int(user.is_superuser)}"

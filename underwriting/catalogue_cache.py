@@ -9,13 +9,8 @@ their own. A cache that cannot be reached only costs the rendering, never the pa
 """
 
 import hashlib
-import logging
-import uuid
 
-from django.core.cache import cache
-from django.db import transaction
-
-logger = logging.getLogger(__name__)
+from portal import quiet_cache
 
 VERSION_KEY = "catalogue:version"
 ENTRY_SECONDS = 300
@@ -27,30 +22,12 @@ MAX_VALUE_LENGTH = 40
 
 
 def _version() -> str | None:
-    try:
-        version = cache.get(VERSION_KEY)
-        if version is None:
-            cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-            version = cache.get(VERSION_KEY)
-        return version
-    except Exception:  # noqa: BLE001 - the cache is an optimisation, never a requirement
-        logger.warning("catalogue cache unreachable", exc_info=True)
-        return None
+    return quiet_cache.version(VERSION_KEY, purpose="catalogue")
 
 
 def catalogue_changed(**_signal_arguments) -> None:
     """Starts a new catalogue version now and once more after the commit."""
-
-    def forget():
-        try:
-            cache.delete(VERSION_KEY)
-        except Exception:  # noqa: BLE001
-            logger.warning(
-                "catalogue cache unreachable; entries expire on their own", exc_info=True
-            )
-
-    forget()
-    transaction.on_commit(forget)
+    quiet_cache.forget_now_and_on_commit(VERSION_KEY, purpose="catalogue")
 
 
 def results_key(query, language: str) -> str | None:
@@ -82,18 +59,8 @@ def product_names_key(ordering, language: str) -> str | None:
 
 
 def get(key: str | None):
-    if key is None:
-        return None
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001
-        return None
+    return quiet_cache.get(key, purpose="catalogue")
 
 
 def put(key: str | None, value) -> None:
-    if key is None:
-        return
-    try:
-        cache.set(key, value, ENTRY_SECONDS)
-    except Exception:  # noqa: BLE001
-        logger.warning("catalogue cache unreachable", exc_info=True)
+    quiet_cache.put(key, value, ENTRY_SECONDS, purpose="catalogue")

@@ -13,15 +13,13 @@ rendering, never the page.
 
 import functools
 import hashlib
-import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.template.loader import get_template
 from django.utils.translation import get_language
 
-logger = logging.getLogger(__name__)
+from portal import quiet_cache
 
 ENTRY_SECONDS = 3600
 TEMPLATES = (
@@ -61,15 +59,8 @@ def key(application) -> str:
 
 
 def get(key: str):
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation, never a requirement
-        logger.warning("application record cache unreachable", exc_info=True)
-        return None
+    return quiet_cache.get(key, purpose="application record")
 
 
 def put(key: str, record) -> None:
-    try:
-        cache.set(key, record, ENTRY_SECONDS)
-    except Exception:  # noqa: BLE001
-        logger.warning("application record cache unreachable", exc_info=True)
+    quiet_cache.put(key, record, ENTRY_SECONDS, purpose="application record")

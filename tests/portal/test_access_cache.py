@@ -97,7 +97,7 @@ def test_the_admin_works_when_the_cache_is_unreachable(client, underwriter, monk
         raise ConnectionError("cache down")
 
     for name in ("get", "set", "add", "delete_many"):
-        monkeypatch.setattr(f"portal.access_cache.cache.{name}", unreachable)
+        monkeypatch.setattr(f"portal.quiet_cache.cache.{name}", unreachable)
     login(client, underwriter)
     for _visit in range(2):
         response, sql = visit(client)

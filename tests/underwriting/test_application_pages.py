@@ -584,8 +584,8 @@ def test_the_record_is_rendered_when_the_cache_is_unreachable(catalogue, en_a, p
     def unreachable(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr("underwriting.record_cache.cache.get", unreachable)
-    monkeypatch.setattr("underwriting.record_cache.cache.set", unreachable)
+    monkeypatch.setattr("portal.quiet_cache.cache.get", unreachable)
+    monkeypatch.setattr("portal.quiet_cache.cache.set", unreachable)
     for _visit in range(2):
         page = text(en_a.get(detail_url(application)))
         assert "How your application was assessed" in page
