@@ -526,7 +526,12 @@ def _timeline(application) -> list[dict]:
 @login_required
 @require_GET
 def application_detail(request, pk):
-    application = selectors_app.application_detail_for_user(request.user, pk, with_record=False)
+    application = selectors_app.application_detail_for_user(
+        request.user,
+        pk,
+        with_record=False,
+        firm_ids=[membership.firm_id for membership in request.memberships],
+    )
     submitted = not application.is_editable
     live_quote = next(
         (q for q in application.visible_quotes if q.status in selectors_app.LIVE_QUOTE_STATUSES),

@@ -549,8 +549,8 @@ def test_the_record_is_rendered_once_and_follows_every_save(catalogue, en_a, pat
     assert "Referred to an underwriter because" in kept
     assert 'id="valuations"' in kept and 'id="answers-risk"' in kept
     assert _without_tokens(kept) == _without_tokens(first)
-    # Neither the insured rights nor the riders are read for a kept record.
-    assert kept_queries == first_queries - 2
+    # Neither the insured rights, the riders nor the wording are read for a kept record.
+    assert kept_queries == first_queries - 3
 
     application.refresh_from_db()
     application.rule_results = [
