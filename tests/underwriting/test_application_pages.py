@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -21,9 +22,10 @@ from portal.models import Notification
 from portal.notifications import mark_read, notify, unread_count
 from tests.factories import FirmFactory, MembershipFactory, UserFactory
 from tests.underwriting.application_helpers import granted_patent
-from underwriting import record_cache, services
+from underwriting import record_cache, selectors_app, services
 from underwriting.choices import ApplicationStatus, QuestionnaireKind, QuoteStatus
 from underwriting.models import Application, Product, Quote, UnderwritingRule
+from underwriting.templatetags.application_rows import application_list_rows
 
 PRODUCT = "PAT-ENF"
 LANGUAGE_COOKIE = "portal_language"
@@ -636,6 +638,29 @@ def test_list_costs_the_same_queries_for_3_and_30_applications(
     assert "7,164.00" in first_page  # the live quote's premium
     assert "Accept or withdraw the quote" in first_page
     assert "Continue the form" in page
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_list_rows_match_the_row_template(catalogue, en_a, firm_a, applicant_a, patent, language):
+    """application_list_rows writes what underwriting/app/_application_list_rows.html draws:
+    every status, a live premium, no sum insured, and a product name that needs escaping."""
+    quoted = fill_in(en_a, [patent])
+    submit(en_a, quoted)
+    for status in ApplicationStatus.values:
+        started = services.application_start(firm=firm_a, actor=applicant_a, product=catalogue)
+        Application.objects.filter(pk=started.pk).update(status=status, sum_insured=1234567)
+    Product.objects.filter(pk=catalogue.pk).update(
+        name_zh="专利 & <执行>", name_en='Patents & "enforcement" <1>'
+    )
+    applications = list(selectors_app.applications_of_firm(firm_a))
+    assert {a.status for a in applications} == set(ApplicationStatus.values)
+    assert any(a.live_premium is not None for a in applications)
+    with translation.override(language), timezone.override("Asia/Shanghai"):
+        expected = render_to_string(
+            "underwriting/app/_application_list_rows.html", {"applications": applications}
+        )
+        assert application_list_rows(applications) == expected
+    assert expected.count("<tr ") == len(applications) and "&lt;" in expected
 
 
 def test_list_shows_only_the_active_firms_applications(catalogue, en_a, firm_b, applicant_b):
