@@ -177,7 +177,10 @@ def application_step(request, pk, key):
     # step and the review may (the services and the premium estimate read them).
     questionnaire_only = request.method == "GET" and key not in (STEP_COVER, STEP_REVIEW)
     application = selectors_app.application_for_user(
-        request.user, pk, rating_tables=not questionnaire_only
+        request.user,
+        pk,
+        rating_tables=not questionnaire_only,
+        firm_ids=[membership.firm_id for membership in request.memberships],
     )
     if not application.is_editable:
         messages.info(request, _("This application was submitted; its answers are shown here."))
