@@ -11,7 +11,10 @@ only through the admin or the account pages, so both are kept:
 - whether a user has a TOTP authenticator, forgotten when one of theirs is saved or deleted;
 - that a user is no officer (every request asks, for the MFA rule and the navigation), forgotten
   when an officer membership of theirs is saved or deleted. An officer's membership itself is
-  always read: their pages need its authority.
+  always read: their pages need its authority;
+- that a user belongs to no firm (every request outside the admin asks, for the active firm):
+  officers, most staff and a new account before it registers its firm; forgotten when a firm
+  membership of theirs is saved or deleted. A member's memberships are always read.
 
 Entries also expire on their own. A cache that cannot be reached costs only the queries.
 """
@@ -117,3 +120,22 @@ def remember_not_officer(user_id) -> None:
 
 def officer_membership_changed(instance, **_signal_arguments) -> None:
     _forget_now_and_on_commit(_not_officer_key(instance.user_id))
+
+
+# --- Firms ------------------------------------------------------------------------------------
+
+
+def _without_firm_key(user_id) -> str:
+    return f"access:without-firm:{user_id}"
+
+
+def known_without_firm(user_id) -> bool:
+    return bool(_get(_without_firm_key(user_id)))
+
+
+def remember_without_firm(user_id) -> None:
+    _put(_without_firm_key(user_id), True)
+
+
+def firm_membership_changed(instance, **_signal_arguments) -> None:
+    _forget_now_and_on_commit(_without_firm_key(instance.user_id))

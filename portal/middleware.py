@@ -5,6 +5,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from portal import access_cache
 from portal.access_cache import has_totp
 from portal.roles import needs_mfa
 from portal.services import SESSION_ACTIVE_FIRM
@@ -16,8 +17,11 @@ def _resolve_active_membership(request):
         return [], None
     from portal.selectors import memberships_of
 
+    if access_cache.known_without_firm(user.pk):
+        return [], None
     memberships = list(memberships_of(user))
     if not memberships:
+        access_cache.remember_without_firm(user.pk)
         return memberships, None
     wanted = request.session.get(SESSION_ACTIVE_FIRM)
     for membership in memberships:
@@ -33,8 +37,8 @@ def _admin_prefix() -> str:
 
 class ActiveFirmMiddleware:
     """Sets ``request.memberships``, ``request.membership`` and ``request.firm`` (the firm the user
-    works for now, or None). One query for a signed-in user outside the admin, none for a
-    visitor."""
+    works for now, or None). One query for a member of a firm outside the admin; none for a
+    visitor, nor for a user the cache knows to belong to no firm (portal.access_cache)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -6,13 +6,15 @@ from django.dispatch import receiver
 
 from portal.access_cache import (
     authenticator_changed,
+    firm_membership_changed,
     officer_membership_changed,
     permissions_changed,
 )
-from portal.models import OfficerMembership
+from portal.models import Membership, OfficerMembership
 from portal.roles import GROUP_PERMISSIONS, STAFF_GROUPS
 
-# What portal.access_cache keeps follows every change: permissions, authenticators, officers.
+# What portal.access_cache keeps follows every change: permissions, authenticators, officers,
+# firm memberships.
 for _through in (
     get_user_model().groups.through,
     get_user_model().user_permissions.through,
@@ -25,6 +27,7 @@ for _model in (Group, Permission):
 for _model, _receiver in (
     (Authenticator, authenticator_changed),
     (OfficerMembership, officer_membership_changed),
+    (Membership, firm_membership_changed),
 ):
     post_save.connect(_receiver, sender=_model, dispatch_uid=f"access-save-{_model}")
     post_delete.connect(_receiver, sender=_model, dispatch_uid=f"access-del-{_model}")

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import OfficerMembershipFactory
+from tests.factories import MembershipFactory, OfficerMembershipFactory, UserFactory
 
 QUEUE = "/admin/underwriting/application/"
 
@@ -135,3 +135,26 @@ def test_someone_who_is_no_officer_is_remembered_until_they_become_one(client_a,
     response = visit(client_a, "/app/")[0]
     assert response.status_code == 302
     assert response.url.startswith(reverse("mfa_activate_totp"))
+
+
+def test_someone_without_a_firm_is_remembered_until_they_join_one(client, firm_a):
+    def reads_memberships(sql):
+        return any('FROM "portal_membership"' in statement for statement in sql)
+
+    newcomer = UserFactory()
+    client.force_login(newcomer)
+    first, first_sql = visit(client, "/app/")
+    assert reads_memberships(first_sql)
+    again, again_sql = visit(client, "/app/")
+    assert again.status_code == first.status_code and not reads_memberships(again_sql)
+
+    membership = MembershipFactory(user=newcomer, firm=firm_a)
+    response, sql = visit(client, "/app/")
+    assert response.status_code == 200 and reads_memberships(sql)
+    assert response.context["request"].firm == firm_a
+    # A member's memberships are read on every request.
+    assert reads_memberships(visit(client, "/app/")[1])
+
+    membership.delete()
+    response = visit(client, "/app/")[0]
+    assert response.context is None or response.context["request"].firm is None
