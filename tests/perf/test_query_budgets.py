@@ -63,10 +63,10 @@ BUDGETS = {
     "claim_list": 7,
     # An officer's membership comes with its authority (portal.models.User.is_officer); that
     # an officer or a staff member has an authenticator is kept in the cache, and so are a
-    # staff member's permissions (portal.access_cache).
-    "officer_queue": 7,
-    "officer_budget": 8,
-    "officer_batches": 7,
+    # staff member's permissions and that an officer belongs to no firm (portal.access_cache).
+    "officer_queue": 6,
+    "officer_budget": 7,
+    "officer_batches": 6,
     # The admin reads no firm memberships, and the queue's product filter names are kept with
     # the catalogue's version (underwriting.catalogue_cache).
     "admin_referral_queue": 4,
@@ -76,7 +76,7 @@ BUDGETS = {
     "api_applications": 5,
     "api_policies": 7,
     "api_claims": 7,
-    "api_officer_requests": 6,
+    "api_officer_requests": 5,
 }
 
 
