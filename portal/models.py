@@ -126,6 +126,14 @@ def validate_region_code(value):
         )
 
 
+def bilingual_name(name_zh: str, name_en: str) -> str:
+    """The name to show in the active language: the English one in English when there is one,
+    else the Chinese. Also for names read as plain columns (the referral queue's firms)."""
+    if (get_language() or "").startswith("en") and name_en:
+        return name_en
+    return name_zh
+
+
 class BilingualNameMixin(models.Model):
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
@@ -138,9 +146,7 @@ class BilingualNameMixin(models.Model):
 
     @property
     def name(self) -> str:
-        if (get_language() or "").startswith("en") and self.name_en:
-            return self.name_en
-        return self.name_zh
+        return bilingual_name(self.name_zh, self.name_en)
 
 
 class Firm(BilingualNameMixin):

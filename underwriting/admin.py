@@ -13,8 +13,8 @@ from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import Exists, Func, IntegerField, OuterRef, Subquery
-from django.forms import formset_factory
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
+from django.forms import Media, formset_factory
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -24,10 +24,16 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_base import HistoryAdmin, PrerenderedChoicesMixin, nav_sidebar_html
+from portal.admin_base import (
+    HistoryAdmin,
+    KeptMedia,
+    PrerenderedChoicesMixin,
+    RowLinkChangeList,
+    nav_sidebar_html,
+)
 from portal.choices import AssetKind
 from portal.errors import DomainError
-from portal.models import IPAsset, User
+from portal.models import IPAsset, User, bilingual_name
 from portal.roles import SENIOR_UNDERWRITER, UNDERWRITER
 from underwriting import catalogue_cache, refunds, rules, services
 from underwriting.choices import (
@@ -412,14 +418,19 @@ QUEUE_FIELDS = [
     "status_changed_at",
     "sum_insured",
     "firm",
-    "firm__name_zh",
-    "firm__name_en",
     "product",
-    "product__code",
     "assigned_to",
-    "assigned_to__full_name",
-    "assigned_to__email",
 ]
+# The columns it shows of the firm, the product and the underwriter, read as columns of the
+# page's rows (QueueChangeList): building those three instances for each of 50 rows cost more
+# than the rest of the query. The list methods read these names where they are (firm_name).
+QUEUE_RELATED = {
+    "queue_firm_name_zh": F("firm__name_zh"),
+    "queue_firm_name_en": F("firm__name_en"),
+    "queue_product_code": F("product__code"),
+    "queue_assignee_name": F("assigned_to__full_name"),
+    "queue_assignee_email": F("assigned_to__email"),
+}
 
 
 class RuleHitCount(Func):
@@ -645,6 +656,12 @@ class StatusFilter(PrerenderedChoicesMixin, admin.ChoicesFieldListFilter):
     template = QUEUE_FILTER_TEMPLATE
 
 
+# The product names of the filter by key (which holds the catalogue version), also kept in the
+# process: a page then reads only the version from the cache, not the names too.
+_PRODUCT_NAMES: dict[str, list] = {}
+_PRODUCT_NAMES_MAX = 32
+
+
 class ProductFilter(PrerenderedChoicesMixin, admin.RelatedFieldListFilter):
     template = QUEUE_FILTER_TEMPLATE
 
@@ -653,14 +670,21 @@ class ProductFilter(PrerenderedChoicesMixin, admin.RelatedFieldListFilter):
         # settings were most of the filter's cost), and kept with the catalogue's version.
         ordering = self.field_admin_ordering(field, request, model_admin)
         key = catalogue_cache.product_names_key(ordering, get_language())
-        choices = catalogue_cache.get(key)
+        choices = _PRODUCT_NAMES.get(key) if key is not None else None
+        if choices is None:
+            choices = catalogue_cache.get(key)
         if choices is None:
             products = Product._default_manager.only("pk", "name_zh", "name_en")
             if ordering:
                 products = products.order_by(*ordering)
             choices = [(product.pk, str(product)) for product in products]
             catalogue_cache.put(key, choices)
-        return choices
+        if key is not None:
+            if len(_PRODUCT_NAMES) >= _PRODUCT_NAMES_MAX:
+                _PRODUCT_NAMES.clear()
+            _PRODUCT_NAMES[key] = choices
+        # A copy, so that nothing done to the filter's list can reach the kept one.
+        return list(choices)
 
 
 class AssignedFilter(PrerenderedChoicesMixin, admin.SimpleListFilter):
@@ -855,6 +879,17 @@ def _exclusion_formset(request):
 # --- Applications ---------------------------------------------------------------------------------
 
 
+class QueueChangeList(RowLinkChangeList):
+    """The referral queue's changelist. Its page of rows reads the names of each row's firm,
+    product and underwriter as columns (QUEUE_RELATED) instead of loading those rows: they are
+    joined to the page's slice only, after the count, which stays a count of applications alone
+    (joined there, they made it ~20 times slower)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = self.result_list.annotate(**QUEUE_RELATED)
+
+
 @admin.register(Application)
 class ApplicationAdmin(HistoryAdmin):
     """The referral queue. Nothing here edits an application directly: the page shows what the
@@ -872,7 +907,8 @@ class ApplicationAdmin(HistoryAdmin):
     ]
     list_display_links = ["reference"]
     list_filter = [("status", StatusFilter), ("product", ProductFilter), AssignedFilter, AgeFilter]
-    list_select_related = ["firm", "product", "assigned_to"]
+    # No related rows: the queue's page reads their names as columns (QueueChangeList).
+    list_select_related = False
     # "N of 50,000 in total" would count every application ever made on each page view.
     show_full_result_count = False
     # Each row costs a URL resolve (the preserved filters of its link) and nine formatted cells:
@@ -954,7 +990,6 @@ class ApplicationAdmin(HistoryAdmin):
         queryset = super().get_queryset(request)
         match = request.resolver_match
         if match and match.url_name == "underwriting_application_changelist":
-            queryset = queryset.select_related("firm", "product", "assigned_to")
             if connections[queryset.db].vendor in RuleHitCount.vendors:
                 return queryset.only(*QUEUE_FIELDS).annotate(
                     queue_rule_hits=RuleHitCount("rule_results")
@@ -964,11 +999,16 @@ class ApplicationAdmin(HistoryAdmin):
             "firm", "product", "clause_version__product", "assigned_to", "declared_by"
         )
 
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
         if context and context.get("is_nav_sidebar_enabled") and "available_apps" in context:
             context["nav_sidebar_html"] = nav_sidebar_html(request, context["available_apps"])
+        if context and isinstance(context.get("media"), Media):
+            context["media"] = KeptMedia.of(context["media"])
         return response
 
     def get_ordering(self, request):
@@ -988,11 +1028,16 @@ class ApplicationAdmin(HistoryAdmin):
 
     @admin.display(description=_("firm"), ordering="firm__name_zh")
     def firm_name(self, obj):
-        return obj.firm.name
+        # The queue's rows bring the names, not the firm (QUEUE_RELATED).
+        name_zh = getattr(obj, "queue_firm_name_zh", None)
+        if name_zh is None:
+            return obj.firm.name
+        return bilingual_name(name_zh, obj.queue_firm_name_en)
 
     @admin.display(description=_("product"), ordering="product__code")
     def product_code(self, obj):
-        return obj.product.code
+        code = getattr(obj, "queue_product_code", None)
+        return obj.product.code if code is None else code
 
     @admin.display(description=_("sum insured"), ordering="sum_insured")
     def sum_insured_display(self, obj):
@@ -1004,7 +1049,13 @@ class ApplicationAdmin(HistoryAdmin):
 
     @admin.display(description=_("underwriter"), ordering="assigned_to__email")
     def assigned_name(self, obj):
-        return str(obj.assigned_to) if obj.assigned_to_id else "—"
+        if not obj.assigned_to_id:
+            return "—"
+        email = getattr(obj, "queue_assignee_email", None)
+        if email is None:
+            return str(obj.assigned_to)
+        # As User.__str__ puts it.
+        return obj.queue_assignee_name or email
 
     @admin.display(description=_("rule hits"))
     def rule_hits(self, obj):
