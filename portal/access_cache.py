@@ -103,39 +103,35 @@ def authenticator_changed(instance, **_signal_arguments) -> None:
     _forget_now_and_on_commit(_totp_key(instance.user_id))
 
 
-# --- Officers ---------------------------------------------------------------------------------
+# --- Officers and firms -----------------------------------------------------------------------
 
 
-def _not_officer_key(user_id) -> str:
-    return f"access:not-officer:{user_id}"
+class _KeptAbsence:
+    """That a user has none of something (an officer membership, a firm membership), kept until
+    one of theirs is saved or deleted (the signals in portal/signals.py call ``changed``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _key(self, user_id) -> str:
+        return f"access:{self.name}:{user_id}"
+
+    def known(self, user_id) -> bool:
+        return bool(_get(self._key(user_id)))
+
+    def remember(self, user_id) -> None:
+        _put(self._key(user_id), True)
+
+    def changed(self, instance, **_signal_arguments) -> None:
+        _forget_now_and_on_commit(self._key(instance.user_id))
 
 
-def known_not_officer(user_id) -> bool:
-    return bool(_get(_not_officer_key(user_id)))
+_NOT_OFFICER = _KeptAbsence("not-officer")
+known_not_officer = _NOT_OFFICER.known
+remember_not_officer = _NOT_OFFICER.remember
+officer_membership_changed = _NOT_OFFICER.changed
 
-
-def remember_not_officer(user_id) -> None:
-    _put(_not_officer_key(user_id), True)
-
-
-def officer_membership_changed(instance, **_signal_arguments) -> None:
-    _forget_now_and_on_commit(_not_officer_key(instance.user_id))
-
-
-# --- Firms ------------------------------------------------------------------------------------
-
-
-def _without_firm_key(user_id) -> str:
-    return f"access:without-firm:{user_id}"
-
-
-def known_without_firm(user_id) -> bool:
-    return bool(_get(_without_firm_key(user_id)))
-
-
-def remember_without_firm(user_id) -> None:
-    _put(_without_firm_key(user_id), True)
-
-
-def firm_membership_changed(instance, **_signal_arguments) -> None:
-    _forget_now_and_on_commit(_without_firm_key(instance.user_id))
+_WITHOUT_FIRM = _KeptAbsence("without-firm")
+known_without_firm = _WITHOUT_FIRM.known
+remember_without_firm = _WITHOUT_FIRM.remember
+firm_membership_changed = _WITHOUT_FIRM.changed
